@@ -1,0 +1,68 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "xdpnat",
+    products: [
+        .executable(name: "xdpnatd", targets: ["xdpnatd"]),
+        .executable(name: "xdpnat", targets: ["xdpnat"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // libbpf + libxdp, found through pkg-config.
+        .systemLibrary(
+            name: "CLibBPF",
+            path: "Sources/CLibBPF",
+            pkgConfig: "libbpf",
+            providers: [.apt(["libbpf-dev", "libxdp-dev", "libelf-dev"])]
+        ),
+        // Formats libbpf's log (a va_list) for Swift.
+        .target(name: "CBPFSupport", dependencies: ["CLibBPF"]),
+        // bpf/include/xdpnat_abi.h: the one definition of every shared layout.
+        .systemLibrary(name: "XDPNatABI", path: "Sources/XDPNatABI"),
+        // Compiles bpf/*.bpf.c with clang -target bpf into the datapath's resources.
+        .plugin(name: "BPFCompilerPlugin", capability: .buildTool(), path: "Plugins/BPFCompilerPlugin"),
+
+        // Pure: addresses, prefixes, packets and checksums.
+        .target(name: "XDPNatNet"),
+        // Pure: custom resources, validation, allocator, reconciler.
+        .target(
+            name: "XDPNatModel",
+            dependencies: ["XDPNatNet", .product(name: "Yams", package: "Yams")]
+        ),
+        // libbpf wrapper and the xdpnat datapath's typed maps.
+        .target(
+            name: "XDPNatDatapath",
+            dependencies: ["CLibBPF", "CBPFSupport", "XDPNatABI", "XDPNatNet", "XDPNatModel"],
+            plugins: ["BPFCompilerPlugin"]
+        ),
+        .executableTarget(
+            name: "xdpnatd",
+            dependencies: [
+                "XDPNatDatapath", "XDPNatModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "xdpnat",
+            dependencies: [
+                "XDPNatDatapath", "XDPNatModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Network namespaces, veths and privilege checks for the tests.
+        .target(name: "XDPNatTestSupport", dependencies: ["XDPNatNet", "CBPFSupport"], path: "Tests/XDPNatTestSupport"),
+        .testTarget(name: "XDPNatNetTests", dependencies: ["XDPNatNet"]),
+        .testTarget(name: "XDPNatModelTests", dependencies: ["XDPNatModel"]),
+        .testTarget(
+            name: "XDPNatDatapathTests",
+            dependencies: ["XDPNatDatapath", "XDPNatABI", "CLibBPF", "XDPNatTestSupport"]
+        ),
+    ]
+)
