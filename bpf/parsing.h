@@ -46,7 +46,7 @@ struct xn_pkt {
 	struct ethhdr *eth;
 	struct iphdr *iph;
 	void *l4;            /* start of the L4 header (checked to hold l4_len bytes) */
-	__u16 *l4_csum;      /* NULL for ICMP (its checksum covers no pseudo-header) */
+	__u16 *l4_csum;      /* TCP/UDP/ICMP checksum (ICMP's covers no pseudo-header) */
 	__u16 *sport_p;      /* TCP/UDP source port, ICMP echo identifier */
 	__u16 *dport_p;      /* TCP/UDP destination port, ICMP echo identifier */
 	__u8 proto;
@@ -119,6 +119,7 @@ static __always_inline int xn_parse(void *data, void *data_end, struct xn_pkt *p
 		if ((void *)(ic + 1) > data_end)
 			return -1;
 		p->icmp_type = ic->type;
+		p->l4_csum = &ic->checksum;
 		if (ic->type == ICMP_ECHO || ic->type == ICMP_ECHOREPLY) {
 			p->is_icmp_query = 1;
 			p->sport_p = &ic->un.echo.id;

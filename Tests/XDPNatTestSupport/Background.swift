@@ -1,0 +1,87 @@
+import Foundation
+
+/// A program left running for the length of a test (a server in a namespace).
+public final class Background: @unchecked Sendable {
+    let process = Process()
+    let output = Pipe()
+
+    public init(_ args: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = args
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+    }
+
+    deinit { stop() }
+
+    public var isRunning: Bool { process.isRunning }
+
+    /// Stops the program (SIGTERM, then SIGKILL) and returns what it printed.
+    @discardableResult
+    public func stop() -> String {
+        if process.isRunning {
+            process.terminate()
+            let deadline = Date().addingTimeInterval(3)
+            while process.isRunning && Date() < deadline { usleep(10_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+        return String(decoding: (try? output.fileHandleForReading.readToEnd()) ?? Data(), as: UTF8.self)
+    }
+}
+
+/// Tiny peers written in Python (present on every Debian machine): servers
+/// that answer each client with the address they saw it come from.
+public enum Peers {
+    /// Serves TCP and UDP on `port`; every request is answered with "ip:port" of its sender.
+    public static let echoServer = """
+    import socket, threading, sys
+    port = int(sys.argv[1])
+    def udp():
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("0.0.0.0", port))
+        while True:
+            data, peer = s.recvfrom(2048)
+            s.sendto(("%s:%d" % peer).encode(), peer)
+    def serve(c, peer):
+        with c:
+            c.recv(2048)
+            c.sendall(("%s:%d" % peer).encode())
+    threading.Thread(target=udp, daemon=True).start()
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t.bind(("0.0.0.0", port))
+    t.listen(1024)
+    print("ready", flush=True)
+    while True:
+        c, peer = t.accept()
+        threading.Thread(target=serve, args=(c, peer), daemon=True).start()
+    """
+
+    /// Sends one request over `proto` (tcp|udp) to host:port and prints the answer.
+    public static let client = """
+    import socket, sys, time
+    proto, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    n = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    for i in range(n):
+        for attempt in range(50):
+            try:
+                if proto == "udp":
+                    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    s.settimeout(0.2)
+                    s.sendto(b"hello", (host, port))
+                    print(s.recv(2048).decode(), flush=True)
+                else:
+                    s = socket.create_connection((host, port), timeout=2)
+                    s.sendall(b"hello")
+                    print(s.recv(2048).decode(), flush=True)
+                s.close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            sys.exit("no answer from %s:%d/%s" % (host, port, proto))
+    """
+}
