@@ -1,0 +1,153 @@
+import Foundation
+import XDPNatNet
+
+/// What a namespace holds of a pool: an address with a port range (the whole
+/// range in Exclusive pools, one block in Shared pools).
+public struct AllocationUnit: Codable, Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var address: IPv4Address
+    public var ports: PortRange
+
+    public init(address: IPv4Address, ports: PortRange) {
+        self.address = address
+        self.ports = ports
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { (a.address, a.ports.min) < (b.address, b.ports.min) }
+    public var description: String { "\(address):\(ports)" }
+}
+
+/// A namespace's allocation from one pool.
+public struct Allocation: Codable, Hashable, Sendable {
+    public var namespace: String
+    public var pool: String
+    public var units: [AllocationUnit]
+    public var allocatedAt: Date
+    /// Set when no EgressNAT wants the allocation any more; it is freed once
+    /// the grace period has passed, so existing flows can drain.
+    public var releasedAt: Date?
+
+    public var key: AllocationKey { AllocationKey(namespace: namespace, pool: pool) }
+}
+
+public struct AllocationKey: Hashable, Sendable, Comparable, CustomStringConvertible {
+    public var namespace: String
+    public var pool: String
+    public init(namespace: String, pool: String) {
+        self.namespace = namespace
+        self.pool = pool
+    }
+    public static func < (a: Self, b: Self) -> Bool { (a.namespace, a.pool) < (b.namespace, b.pool) }
+    public var description: String { "\(namespace)@\(pool)" }
+}
+
+/// Everything that must survive a restart for allocations to stay where they are.
+public struct AllocationState: Codable, Hashable, Sendable {
+    public var version = 1
+    public var allocations: [Allocation] = []
+    /// Datapath policy ids by owner (`namespace/egressnat#unit`), never reused.
+    public var policyIDs: [String: UInt32] = [:]
+    public var nextPolicyID: UInt32 = 1
+
+    public init() {}
+}
+
+/// A namespace's need for `count` units of a pool.
+public struct Demand: Hashable, Sendable {
+    public var key: AllocationKey
+    public var count: Int
+    public init(namespace: String, pool: String, count: Int) {
+        key = AllocationKey(namespace: namespace, pool: pool)
+        self.count = count
+    }
+}
+
+/// Stable allocation of pool units to namespaces. Pure: the same inputs give
+/// the same outputs, and an existing allocation is never moved to make room.
+public enum Allocator {
+    public struct Outcome: Sendable {
+        public var state: AllocationState
+        /// Demands not (fully) met, with the reason.
+        public var shortfalls: [AllocationKey: String] = [:]
+        /// Allocations freed in this run (grace period over).
+        public var freed: [Allocation] = []
+    }
+
+    /// The units a pool offers, in allocation order, lazily.
+    static func units(of pool: NATPool) -> some Sequence<AllocationUnit> {
+        let pr = pool.portRange
+        let bs = pool.blockSize
+        let blocks = max(1, pr.count / bs)
+        return pool.addressList.lazy.flatMap { a in
+            (0..<blocks).lazy.map { b in
+                AllocationUnit(address: a, ports: PortRange(pr.min + b * bs, pr.min + (b + 1) * bs - 1))
+            }
+        }
+    }
+
+    /// Whether a unit is still one the pool offers (the pool may have been edited).
+    static func offers(_ pool: NATPool, _ u: AllocationUnit, addresses: Set<IPv4Address>) -> Bool {
+        let pr = pool.portRange
+        let bs = pool.blockSize
+        guard addresses.contains(u.address), u.ports.count == bs, u.ports.min >= pr.min, u.ports.max <= pr.max else { return false }
+        return (u.ports.min - pr.min) % bs == 0
+    }
+
+    public static func allocate(state old: AllocationState, pools: [NATPool], demands: [Demand], now: Date,
+                                grace: TimeInterval) -> Outcome {
+        let poolsByName = Dictionary(pools.map { ($0.metadata.name, $0) }, uniquingKeysWith: { a, _ in a })
+        let addressSets = poolsByName.mapValues { Set($0.addressList) }
+        let wanted = Dictionary(demands.map { ($0.key, $0.count) }, uniquingKeysWith: max)
+        var out = Outcome(state: old)
+        var kept: [AllocationKey: Allocation] = [:]
+
+        for var a in old.allocations.sorted(by: { $0.key < $1.key }) {
+            guard kept[a.key] == nil, let pool = poolsByName[a.pool], let addrs = addressSets[a.pool] else {
+                out.freed.append(a)
+                continue
+            }
+            a.units = a.units.filter { offers(pool, $0, addresses: addrs) }
+            if let n = wanted[a.key] {
+                a.releasedAt = nil
+                if a.units.count > n { a.units = Array(a.units.prefix(n)) }
+            } else {
+                if a.releasedAt == nil { a.releasedAt = now }
+                if now.timeIntervalSince(a.releasedAt!) >= grace {
+                    out.freed.append(a)
+                    continue
+                }
+            }
+            if a.units.isEmpty && wanted[a.key] == nil {
+                out.freed.append(a)
+                continue
+            }
+            kept[a.key] = a
+        }
+
+        var used = Set(kept.values.flatMap(\.units))
+        for d in demands.sorted(by: { $0.key < $1.key }) where d.count > 0 {
+            guard let pool = poolsByName[d.key.pool] else {
+                out.shortfalls[d.key] = "NATPool '\(d.key.pool)' does not exist"
+                continue
+            }
+            var a = kept[d.key] ?? Allocation(namespace: d.key.namespace, pool: d.key.pool, units: [], allocatedAt: now)
+            var need = d.count - a.units.count
+            if need > 0 {
+                for u in units(of: pool) where !used.contains(u) {
+                    a.units.append(u)
+                    used.insert(u)
+                    need -= 1
+                    if need == 0 { break }
+                }
+            }
+            if need > 0 {
+                let what = pool.allocation == .exclusive ? "addresses" : "port blocks"
+                out.shortfalls[d.key] = a.units.isEmpty
+                    ? "NATPool '\(pool.metadata.name)' has no free \(what) left"
+                    : "NATPool '\(pool.metadata.name)' could give only \(a.units.count) of \(d.count) \(what)"
+            }
+            if !a.units.isEmpty { kept[d.key] = a }
+        }
+        out.state.allocations = kept.values.sorted { $0.key < $1.key }
+        return out
+    }
+}
