@@ -15,7 +15,7 @@ public enum BPFFS {
     /// Makes sure `directory` exists on a bpffs: mounts bpffs at `mountPoint`
     /// when nothing is mounted there, then creates the directory.
     public static func prepare(directory: String, mountPoint: String = "/sys/fs/bpf") throws {
-        if !isMounted(at: mountPoint) {
+        if directory.hasPrefix(mountPoint + "/") && !isMounted(at: mountPoint) {
             try? FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
             if mount("bpf", mountPoint, "bpf", 0, nil) != 0 {
                 throw BPFError("mount bpffs at \(mountPoint)", code: errno)
@@ -27,7 +27,8 @@ public enum BPFFS {
             throw BPFError("create pin directory \(directory)", code: EACCES, detail: "  \(error)")
         }
         guard isMounted(at: directory) else {
-            throw BPFError("pin directory \(directory) is not on a bpffs", code: EINVAL)
+            throw BPFError("pin directory \(directory) is not on a bpffs", code: EINVAL,
+                           detail: "  mount one first: mount -t bpf bpf \((directory as NSString).deletingLastPathComponent)")
         }
     }
 

@@ -10,12 +10,26 @@ public struct PolicyPlan: Codable, Hashable, Sendable {
     public var excluded: [IPv4CIDR]
     /// `namespace/egressnat`
     public var owner: String
+
+    public init(id: UInt32, natIP: IPv4Address, ports: PortRange, destinations: [IPv4CIDR], excluded: [IPv4CIDR], owner: String) {
+        self.id = id
+        self.natIP = natIP
+        self.ports = ports
+        self.destinations = destinations
+        self.excluded = excluded
+        self.owner = owner
+    }
 }
 
 /// A NAT address as the datapath's reply classifier sees it.
 public struct NATAddressPlan: Codable, Hashable, Sendable {
     public var ports: PortRange
     public var policy: UInt32
+
+    public init(ports: PortRange, policy: UInt32) {
+        self.ports = ports
+        self.policy = policy
+    }
 }
 
 /// The complete desired state of the datapath's configuration maps.
@@ -23,6 +37,8 @@ public struct DatapathPlan: Codable, Hashable, Sendable {
     public var policies: [UInt32: PolicyPlan] = [:]
     public var sources: [IPv4CIDR: UInt32] = [:]
     public var natAddresses: [IPv4Address: NATAddressPlan] = [:]
+    /// Who each source is: `namespace/pod`, or `namespace/egressnat (sourceCIDRs)`.
+    public var sourceOwners: [IPv4CIDR: String] = [:]
     public init() {}
 }
 
@@ -116,10 +132,16 @@ public enum Reconciler {
                                                excluded: excl, owner: e.id)
             }
             let selector = e.spec.podSelector ?? .everything
-            var sources: [IPv4CIDR] = rs.pods
-                .filter { $0.namespace == e.namespace && selector.matches($0.metadata.labels ?? [:]) }
-                .compactMap { $0.activeIP.flatMap { IPv4CIDR(network: $0, prefixLength: 32) } }
-            sources += (e.spec.sourceCIDRs ?? []).compactMap(IPv4CIDR.init)
+            var names: [IPv4CIDR: String] = [:]
+            for p in rs.pods where p.namespace == e.namespace && selector.matches(p.metadata.labels ?? [:]) {
+                if let ip = p.activeIP, let c = IPv4CIDR(network: ip, prefixLength: 32) {
+                    names[c] = "\(p.namespace)/\(p.metadata.name)"
+                }
+            }
+            for c in (e.spec.sourceCIDRs ?? []).compactMap(IPv4CIDR.init) where names[c] == nil {
+                names[c] = "\(e.id) (sourceCIDRs)"
+            }
+            let sources = Array(names.keys)
             var conflicts: [String] = []
             var selected = 0
             for s in Set(sources).sorted() {
@@ -130,6 +152,7 @@ public enum Reconciler {
                 claimed[s] = e.id
                 // spread sources over the units by address, stably
                 plan.sources[s] = ids[Int(s.network.value % UInt32(ids.count))]
+                plan.sourceOwners[s] = names[s]
                 selected += 1
             }
             st.selectedPods = selected

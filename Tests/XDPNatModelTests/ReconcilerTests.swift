@@ -122,3 +122,24 @@ import XDPNatNet
         #expect(r1.plan.policies.count == 2)
     }
 }
+
+@Suite struct AllocationHistoryTests {
+    @Test func whoHeldAnAddressWhen() {
+        let pool = NATPool(name: "p", spec: .init(addresses: ["198.18.100.1"]))
+        let t0 = Date(timeIntervalSince1970: 1000)
+        let a = EgressNAT(namespace: "team-a", name: "x", spec: .init())
+        let b = EgressNAT(namespace: "team-b", name: "x", spec: .init())
+        var events: [AllocationEvent] = []
+        var state = AllocationState()
+        for (t, nats) in [(t0, [a]), (t0 + 100, []), (t0 + 500, [b])] {
+            let r = Reconciler.reconcile(ResourceSet(pools: [pool], egressNATs: nats), state: state, now: t, grace: 300)
+            events += AllocationHistory.diff(from: state, to: r.state, at: t)
+            state = r.state
+        }
+        #expect(AllocationHistory.holder(of: "198.18.100.1", port: 5000, at: t0 + 50, in: events)?.namespace == "team-a")
+        #expect(AllocationHistory.holder(of: "198.18.100.1", port: 5000, at: t0 + 200, in: events)?.event == .draining)
+        #expect(AllocationHistory.holder(of: "198.18.100.1", port: 5000, at: t0 + 600, in: events)?.namespace == "team-b")
+        #expect(AllocationHistory.holder(of: "198.18.100.1", port: 5000, at: t0 - 1, in: events) == nil)
+        #expect(AllocationHistory.holder(of: "198.18.100.1", port: 80, at: t0 + 50, in: events) == nil, "port outside the range")
+    }
+}

@@ -93,3 +93,44 @@ import XDPNatModel
         #expect(r.valid.pools.map(\.metadata.name) == ["p"])
     }
 }
+
+@Suite struct LastGoodTests {
+    let v1 = """
+    apiVersion: xdpnat.io/v1alpha1
+    kind: NATPool
+    metadata: {name: p}
+    spec: {addresses: ["198.18.100.1"]}
+    ---
+    apiVersion: xdpnat.io/v1alpha1
+    kind: EgressNAT
+    metadata: {name: e, namespace: a}
+    spec: {destinations: ["198.18.2.0/24"]}
+    """
+
+    func configure(_ text: String, previous: ResourceSet) -> LastGood.Result {
+        let loaded = ManifestLoader.load(yaml: text, file: "x.yaml")
+        let v = Validator.validate(loaded.resources)
+        return LastGood.merge(previous: previous, current: v.valid, errors: loaded.errors + v.errors)
+    }
+
+    @Test func brokenResourceKeepsItsLastGoodVersion() {
+        let good = configure(v1, previous: ResourceSet()).resources
+        let typo = v1.replacingOccurrences(of: "198.18.2.0/24", with: "198.18.2.0/33")
+        let r = configure(typo, previous: good)
+        #expect(r.kept == ["EgressNAT a/e"])
+        #expect(r.resources.egressNATs.first?.spec.destinations == ["198.18.2.0/24"])
+        #expect(r.resources.pools.count == 1)
+    }
+
+    @Test func unreadableFileKeepsWhatItHeld() {
+        let good = configure(v1, previous: ResourceSet()).resources
+        let r = configure("apiVersion: [broken\n", previous: good)
+        #expect(Set(r.kept) == ["NATPool p", "EgressNAT a/e"])
+    }
+
+    @Test func deletionIsNotAnError() {
+        let good = configure(v1, previous: ResourceSet()).resources
+        let r = configure(String(v1.split(separator: "---")[0]), previous: good)
+        #expect(r.kept.isEmpty && r.resources.egressNATs.isEmpty)
+    }
+}

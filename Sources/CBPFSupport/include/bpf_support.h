@@ -12,4 +12,8 @@ void xdpnat_set_log_sink(xdpnat_log_sink sink);
 /* setns(fd, CLONE_NEWNET) for the calling thread (glibc hides setns
  * without _GNU_SOURCE). Returns 0 or -1 with errno set. */
 int xdpnat_setns_net(int fd);
+
+/* A netlink socket subscribed to link, neighbour and IPv4 route changes.
+ * Returns the fd, or -1 with errno set. */
+int xdpnat_netlink_route_socket(void);
 #endif

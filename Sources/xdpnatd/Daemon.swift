@@ -1,0 +1,282 @@
+import Foundation
+import Glibc
+import Logging
+import Metrics
+import Prometheus
+import XDPNatABI
+import XDPNatDatapath
+import XDPNatModel
+import XDPNatNet
+
+/// The running daemon: reloads manifests, programs the datapath, collects
+/// garbage, reports status and metrics. Everything runs on one serial queue.
+final class Daemon: @unchecked Sendable {
+    let config: DaemonConfig
+    let log: Logger
+    let queue = DispatchQueue(label: "xdpnatd")
+    let registry = PrometheusCollectorRegistry()
+    var datapath: DatapathManager!
+    var applier: PlanApplier!
+    var gc: ConntrackGC
+    var state = AllocationState()
+    var lastGood = ResourceSet()
+    var fingerprint = ""
+    var status: DaemonStatus
+    var lastCounters: [String: UInt64] = [:]
+    var fibBumpPending = false
+    var timers: [DispatchSourceTimer] = []
+    var signals: [DispatchSourceSignal] = []
+    var metricsServer: MetricsServer?
+    var netlink: NetlinkWatcher?
+
+    // daemon-side metrics, through swift-metrics
+    let reloads = Counter(label: "xdpnat_config_reloads_total")
+    let reloadFailures = Counter(label: "xdpnat_config_reload_errors_total")
+    let manifestErrors = Gauge(label: "xdpnat_config_manifest_errors")
+    let applyDuration = Metrics.Timer(label: "xdpnat_config_apply_seconds", preferredDisplayUnit: .seconds)
+    let gcDuration = Gauge(label: "xdpnat_gc_duration_seconds")
+    let gcExpired = Counter(label: "xdpnat_gc_expired_flows_total")
+    let gcReleasedPorts = Counter(label: "xdpnat_gc_released_ports_total")
+    let fibBumps = Counter(label: "xdpnat_fib_generation_bumps_total")
+
+    var statePath: String { "\(config.stateDir)/allocations.json" }
+    var statusPath: String { "\(config.stateDir)/status.json" }
+    var historyPath: String { "\(config.stateDir)/allocations.log" }
+
+    init(config: DaemonConfig, log: Logger) {
+        self.config = config
+        self.log = log
+        gc = ConntrackGC(timeouts: config.timeouts)
+        status = DaemonStatus(pid: getpid(), startedAt: Date(), manifestDirectory: config.manifests,
+                              pinDirectory: config.pinDir)
+        status.timeouts = config.timeouts
+        status.conntrackCapacity = config.ctFlows
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+    }
+
+    func start() throws {
+        try FileManager.default.createDirectory(atPath: config.stateDir, withIntermediateDirectories: true)
+        if let saved = try JSONFile.read(AllocationState.self, from: statePath) {
+            state = saved
+            log.info("restored allocations", metadata: ["allocations": "\(saved.allocations.count)", "file": "\(statePath)"])
+        }
+        var opts = DatapathManager.Options()
+        opts.pinDirectory = config.pinDir
+        opts.interfaces = config.interfaces
+        opts.mode = config.xdpMode
+        opts.conntrackFlows = UInt32(config.ctFlows)
+        opts.bindings = UInt32(config.bindings)
+        opts.events = config.events
+        datapath = try DatapathManager(opts)
+        applier = PlanApplier(maps: datapath.maps)
+        for i in datapath.interfaces {
+            log.info("XDP \(i.action)", metadata: ["interface": "\(i.name)", "ifindex": "\(i.ifindex)", "mode": "\(i.mode)",
+                                                     "program_id": "\(i.programID)"])
+        }
+        if datapath.adopted {
+            let flows = (try? Conntrack.flows(datapath.maps).count) ?? 0
+            log.info("adopted pinned maps of a previous instance", metadata: ["flows": "\(flows)", "pin_dir": "\(config.pinDir)"])
+        }
+        status.interfaces = datapath.interfaces.map {
+            DaemonStatus.Interface(name: $0.name, ifindex: $0.ifindex, mode: $0.mode.rawValue, programID: $0.programID)
+        }
+        try? datapath.maps.bumpFibGeneration()
+
+        queue.sync { reloadIfChanged(force: true) }
+        schedule(every: config.reloadInterval) { [unowned self] in reloadIfChanged(force: false) }
+        schedule(every: config.gcInterval) { [unowned self] in collectGarbage() }
+        if config.metricsAddress != "off" {
+            metricsServer = try MetricsServer(address: config.metricsAddress) { [unowned self] in
+                queue.sync { renderMetrics() }
+            }
+            log.info("metrics", metadata: ["url": "http://\(config.metricsAddress)/metrics"])
+        }
+        do {
+            netlink = try NetlinkWatcher { [unowned self] in
+                queue.async { self.scheduleFibBump() }
+            }
+        } catch {
+            log.warning("route/neighbour changes will not invalidate cached next hops: \(error)")
+        }
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+            s.setEventHandler { [unowned self] in shutdown(signal: sig) }
+            s.resume()
+            signals.append(s)
+        }
+    }
+
+    func schedule(every seconds: Double, _ body: @escaping () -> Void) {
+        let t = DispatchSource.makeTimerSource(queue: queue)
+        t.schedule(deadline: .now() + seconds, repeating: seconds, leeway: .milliseconds(20))
+        t.setEventHandler(handler: body)
+        t.resume()
+        timers.append(t)
+    }
+
+    // MARK: configuration
+
+    /// Names, sizes and modification times of the manifest files.
+    func currentFingerprint() -> String {
+        let dir = config.manifests
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return "missing" }
+        var parts: [String] = []
+        for n in names.sorted() {
+            var st = stat()
+            guard stat("\(dir)/\(n)", &st) == 0 else { continue }
+            parts.append("\(n):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec):\(st.st_ino)")
+        }
+        return parts.joined(separator: "|")
+    }
+
+    func reloadIfChanged(force: Bool) {
+        let fp = currentFingerprint()
+        guard force || fp != fingerprint else { return }
+        fingerprint = fp
+        reload()
+    }
+
+    func reload() {
+        let started = DispatchTime.now()
+        var errors: [ManifestError] = []
+        var current = ResourceSet()
+        if FileManager.default.fileExists(atPath: config.manifests) {
+            let loaded = ManifestLoader.load(directory: config.manifests)
+            let v = Validator.validate(loaded.resources)
+            errors = loaded.errors + v.errors
+            current = v.valid
+        } else {
+            errors = [ManifestError(file: config.manifests, document: 0, message: "manifest directory does not exist")]
+        }
+        let merged = LastGood.merge(previous: lastGood, current: current, errors: errors)
+        for e in errors { log.error("manifest rejected", metadata: ["error": "\(e)"]) }
+        if !merged.kept.isEmpty {
+            log.warning("keeping last good version", metadata: ["resources": "\(merged.kept.joined(separator: ", "))"])
+        }
+        let r = Reconciler.reconcile(merged.resources, state: state, now: Date(), grace: config.gracePeriod)
+        do {
+            // persist before programming: an address the datapath uses is always on disk
+            if r.state != state {
+                try JSONFile.write(r.state, to: statePath)
+                try AllocationHistory.append(AllocationHistory.diff(from: state, to: r.state, at: Date()), to: historyPath)
+            }
+            let changes = try applier.apply(r.plan)
+            state = r.state
+            lastGood = merged.resources
+            reloads.increment()
+            if !changes.isEmpty { log.info("datapath updated", metadata: ["changes": "\(changes)"]) }
+            for a in r.freed { log.info("allocation released", metadata: ["namespace": "\(a.namespace)", "pool": "\(a.pool)"]) }
+        } catch {
+            reloadFailures.increment()
+            log.error("could not apply configuration; previous one stays in force", metadata: ["error": "\(error)"])
+        }
+        applyDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds))
+        manifestErrors.record(errors.count)
+        for (id, st) in r.statuses {
+            if let c = st.conditions?.first, c.status == "False" {
+                log.warning("EgressNAT not ready", metadata: ["egressnat": "\(id)", "reason": "\(c.reason)", "message": "\(c.message)"])
+            }
+        }
+        status.lastReload = Date()
+        status.reloads += 1
+        status.manifestErrors = errors.map(\.description)
+        status.egressNATs = r.statuses
+        status.pools = r.pools
+        status.policies = r.plan.policies.values.sorted { $0.id < $1.id }
+        status.sources = r.plan.sources.sorted { $0.key < $1.key }.map {
+            DaemonStatus.Source(cidr: $0.key.description, policy: $0.value, owner: r.plan.sourceOwners[$0.key] ?? "")
+        }
+        status.allocations = state.allocations
+        writeStatus()
+    }
+
+    // MARK: garbage collection
+
+    func collectGarbage() {
+        do {
+            let pass = try gc.run(datapath.maps)
+            gcDuration.record(pass.durationSeconds)
+            gcExpired.increment(by: pass.expiredFlows)
+            gcReleasedPorts.increment(by: pass.releasedPorts)
+            if pass.expiredFlows > 0 || pass.orphanHalves > 0 {
+                log.debug("gc", metadata: ["expired": "\(pass.expiredFlows)", "live": "\(pass.liveFlows)",
+                                           "released_ports": "\(pass.releasedPorts)", "seconds": "\(pass.durationSeconds)"])
+            }
+            status.gc = DaemonStatus.GC(at: Date(), durationSeconds: pass.durationSeconds, liveFlows: pass.liveFlows,
+                                        expiredFlows: pass.expiredFlows, releasedPorts: pass.releasedPorts,
+                                        flowsByState: pass.flowsByState, portsInUse: pass.portsInUse)
+            writeStatus()
+        } catch {
+            log.error("conntrack GC failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Coalesces bursts of netlink messages into one generation bump.
+    func scheduleFibBump() {
+        guard !fibBumpPending else { return }
+        fibBumpPending = true
+        queue.asyncAfter(deadline: .now() + .milliseconds(50)) { [unowned self] in
+            fibBumpPending = false
+            try? datapath.maps.bumpFibGeneration()
+            fibBumps.increment()
+        }
+    }
+
+    func writeStatus() {
+        status.updatedAt = Date()
+        do { try JSONFile.write(status, to: statusPath) } catch {
+            log.error("cannot write status", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: metrics
+
+    func gauge(_ name: String, _ labels: [(String, String)], _ value: Double) {
+        registry.makeGauge(name: name, labels: labels).set(value)
+    }
+
+    func renderMetrics() -> String {
+        let totals = datapath.maps.readCounters().totals
+        for (name, v) in totals {
+            let delta = v &- (lastCounters[name] ?? 0)
+            registry.makeCounter(name: "xdpnat_datapath_packets_total", labels: [("counter", name)])
+                .increment(by: Int64(truncatingIfNeeded: delta))
+        }
+        lastCounters = totals
+        gauge("xdpnat_conntrack_capacity_flows", [], Double(config.ctFlows))
+        if let g = status.gc {
+            for (state, n) in g.flowsByState { gauge("xdpnat_conntrack_flows", [("state", state)], Double(n)) }
+            gauge("xdpnat_conntrack_flows_total", [], Double(g.liveFlows))
+            for (ip, n) in g.portsInUse { gauge("xdpnat_nat_ports_in_use", [("nat_ip", ip)], Double(n)) }
+        }
+        for p in status.pools {
+            gauge("xdpnat_pool_units", [("pool", p.name), ("kind", "total")], Double(p.totalUnits))
+            gauge("xdpnat_pool_units", [("pool", p.name), ("kind", "used")], Double(p.usedUnits))
+        }
+        for a in status.allocations {
+            let ports = a.units.reduce(0) { $0 + $1.ports.count }
+            gauge("xdpnat_namespace_nat_ports", [("namespace", a.namespace), ("pool", a.pool)], Double(ports))
+        }
+        for (id, st) in status.egressNATs {
+            let ready = st.conditions?.first { $0.type == "Ready" }
+            let parts = id.split(separator: "/")
+            gauge("xdpnat_egressnat_ready", [("namespace", String(parts[0])), ("name", String(parts.last!)),
+                                             ("reason", ready?.reason ?? "")], ready?.status == "True" ? 1 : 0)
+        }
+        return registry.emitToString()
+    }
+
+    // MARK: shutdown
+
+    func shutdown(signal sig: Int32) {
+        log.info("shutting down", metadata: ["signal": "\(sig)", "datapath": "\(config.detachOnExit ? "detached" : "left running")"])
+        try? JSONFile.write(state, to: statePath)
+        if config.detachOnExit {
+            datapath.teardown()
+            status.interfaces = []
+        }
+        writeStatus()
+        exit(0)
+    }
+}
