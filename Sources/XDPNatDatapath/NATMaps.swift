@@ -17,6 +17,7 @@ public struct NATMaps: Sendable {
     public let config: BPFMap
     public let counters: BPFMap
     public let txPorts: BPFMap
+    public let events: BPFMap
 
     public init(object: BPFObject) throws {
         try self.init { try object.map($0) }
@@ -43,6 +44,7 @@ public struct NATMaps: Sendable {
         config = try open(XN_MAP_CONFIG)
         counters = try open(XN_MAP_COUNTERS)
         txPorts = try open(XN_MAP_TX_PORTS)
+        events = try open(XN_MAP_EVENTS)
     }
 
     // MARK: configuration
