@@ -69,5 +69,10 @@ let package = Package(
             name: "XDPNatDatapathTests",
             dependencies: ["XDPNatDatapath", "XDPNatABI", "CLibBPF", "XDPNatTestSupport"]
         ),
+        // Daemon and CLI as processes, with real traffic in network namespaces.
+        .testTarget(
+            name: "XDPNatIntegrationTests",
+            dependencies: ["XDPNatModel", "XDPNatTestSupport", "xdpnatd", "xdpnat"]
+        ),
     ]
 )

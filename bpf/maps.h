@@ -85,6 +85,8 @@ struct {
 	__type(value, __u64);
 } xn_counters SEC(".maps");
 
+/* Not pinned: the kernel adds BPF_F_RDONLY_PROG to every devmap, so libbpf
+ * cannot reuse a pinned one; each daemon start fills a fresh one. */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__uint(max_entries, XN_DEFAULT_TX_PORTS);

@@ -37,11 +37,12 @@ public final class BPFObject: @unchecked Sendable {
 
     /// Pins every map of the object by name under `directory` on load, reusing
     /// maps already pinned there (their contents survive a restart). Before `load()`.
-    public func pinMaps(under directory: String) throws {
+    public func pinMaps(under directory: String, except: Set<String> = []) throws {
         var m = bpf_object__next_map(obj, nil)
         while let map = m {
             let name = String(cString: bpf_map__name(map))
-            if !name.contains(".") {  // internal .rodata/.bss maps: not pinned (bpffs names take no dots)
+            // internal .rodata/.bss maps are not pinned (bpffs names take no dots)
+            if !name.contains(".") && !except.contains(name) {
                 try BPFError.check(bpf_map__set_pin_path(map, "\(directory)/\(name)"), "set pin path of \(name)")
             }
             m = bpf_object__next_map(obj, map)

@@ -44,7 +44,7 @@ public final class DatapathManager: @unchecked Sendable {
         try object.setMaxEntries(XN_MAP_CT, options.conntrackFlows * 2)
         try object.setMaxEntries(XN_MAP_BINDINGS, options.bindings)
         try object.setMaxEntries(XN_MAP_NAT_PORTS, options.bindings)
-        try object.pinMaps(under: pin)
+        try object.pinMaps(under: pin, except: [XN_MAP_TX_PORTS])
         do {
             try object.load()
         } catch let e as BPFError where adopted {
@@ -71,6 +71,8 @@ public final class DatapathManager: @unchecked Sendable {
 
     private func attach(_ program: BPFProgram, to name: String) throws {
         let ifindex = try interfaceIndex(name)
+        // the egress table is filled before the program can run with it
+        try maps.addTxPort(ifindex: ifindex)
         let path = Self.linkPin(options.pinDirectory, name)
         var link: XDPLink? = nil
         var action = "attached"
@@ -89,7 +91,6 @@ public final class DatapathManager: @unchecked Sendable {
             try l.pin(path)
             link = l
         }
-        try maps.addTxPort(ifindex: ifindex)
         links[name] = link
         interfaces.append(Interface(name: name, ifindex: ifindex, mode: options.mode, programID: link!.programID, action: action))
     }

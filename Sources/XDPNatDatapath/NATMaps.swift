@@ -16,11 +16,12 @@ public struct NATMaps: Sendable {
     public let natAddresses: BPFMap
     public let config: BPFMap
     public let counters: BPFMap
-    public let txPorts: BPFMap
+    /// Egress interfaces for redirects; not pinned (see bpf/maps.h), nil when opened from pins.
+    public let txPorts: BPFMap?
     public let events: BPFMap
 
     public init(object: BPFObject) throws {
-        try self.init { try object.map($0) }
+        try self.init(txPorts: try object.map(XN_MAP_TX_PORTS)) { try object.map($0) }
     }
 
     /// Opens the maps pinned under `directory` (default `/sys/fs/bpf/xdpnat`).
@@ -29,10 +30,11 @@ public struct NATMaps: Sendable {
             throw BPFError("open pinned maps under \(directory)", code: ENOENT,
                            detail: "  no xdpnat maps are pinned there: is xdpnatd running? (start it with `xdpnatd run`)")
         }
-        try self.init { try BPFMap.openPinned("\(directory)/\($0)") }
+        try self.init(txPorts: nil) { try BPFMap.openPinned("\(directory)/\($0)") }
     }
 
-    init(_ open: (String) throws -> BPFMap) throws {
+    init(txPorts: BPFMap?, _ open: (String) throws -> BPFMap) throws {
+        self.txPorts = txPorts
         conntrack = try open(XN_MAP_CT)
         bindings = try open(XN_MAP_BINDINGS)
         natPorts = try open(XN_MAP_NAT_PORTS)
@@ -43,7 +45,6 @@ public struct NATMaps: Sendable {
         natAddresses = try open(XN_MAP_NAT_ADDRS)
         config = try open(XN_MAP_CONFIG)
         counters = try open(XN_MAP_COUNTERS)
-        txPorts = try open(XN_MAP_TX_PORTS)
         events = try open(XN_MAP_EVENTS)
     }
 
@@ -68,6 +69,7 @@ public struct NATMaps: Sendable {
 
     /// Lets the datapath redirect to this interface.
     public func addTxPort(ifindex: UInt32) throws {
+        guard let txPorts else { throw BPFError("add egress port: maps opened from pins have no tx port map", code: EINVAL) }
         try txPorts.update(ifindex, ifindex)
     }
 

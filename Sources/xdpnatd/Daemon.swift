@@ -14,7 +14,7 @@ final class Daemon: @unchecked Sendable {
     let config: DaemonConfig
     let log: Logger
     let queue = DispatchQueue(label: "xdpnatd")
-    let registry = PrometheusCollectorRegistry()
+    let registry: PrometheusCollectorRegistry
     var datapath: DatapathManager!
     var applier: PlanApplier!
     var gc: ConntrackGC
@@ -29,7 +29,7 @@ final class Daemon: @unchecked Sendable {
     var metricsServer: MetricsServer?
     var netlink: NetlinkWatcher?
 
-    // daemon-side metrics, through swift-metrics
+    // daemon-side metrics, through swift-metrics (bootstrapped before the daemon is made)
     let reloads = Counter(label: "xdpnat_config_reloads_total")
     let reloadFailures = Counter(label: "xdpnat_config_reload_errors_total")
     let manifestErrors = Gauge(label: "xdpnat_config_manifest_errors")
@@ -43,15 +43,15 @@ final class Daemon: @unchecked Sendable {
     var statusPath: String { "\(config.stateDir)/status.json" }
     var historyPath: String { "\(config.stateDir)/allocations.log" }
 
-    init(config: DaemonConfig, log: Logger) {
+    init(config: DaemonConfig, log: Logger, registry: PrometheusCollectorRegistry) {
         self.config = config
+        self.registry = registry
         self.log = log
         gc = ConntrackGC(timeouts: config.timeouts)
         status = DaemonStatus(pid: getpid(), startedAt: Date(), manifestDirectory: config.manifests,
                               pinDirectory: config.pinDir)
         status.timeouts = config.timeouts
         status.conntrackCapacity = config.ctFlows
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
     }
 
     func start() throws {

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import XDPNatDatapath
 
 struct XDPNatd: ParsableCommand {
@@ -92,7 +94,9 @@ struct Run: ParsableCommand {
             return h
         }
         let log = Logger(label: "xdpnatd")
-        let daemon = Daemon(config: cfg, log: log)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let daemon = Daemon(config: cfg, log: log, registry: registry)
         do {
             try daemon.start()
         } catch {

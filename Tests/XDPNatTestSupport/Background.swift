@@ -2,7 +2,7 @@ import Foundation
 
 /// A program left running for the length of a test (a server in a namespace).
 public final class Background: @unchecked Sendable {
-    let process = Process()
+    public let process = Process()
     let output = Pipe()
 
     public init(_ args: [String]) throws {
@@ -16,6 +16,7 @@ public final class Background: @unchecked Sendable {
     deinit { stop() }
 
     public var isRunning: Bool { process.isRunning }
+    public var pid: Int32 { process.processIdentifier }
 
     /// Stops the program (SIGTERM, then SIGKILL) and returns what it printed.
     @discardableResult
@@ -83,5 +84,47 @@ public enum Peers {
                 time.sleep(0.1)
         else:
             sys.exit("no answer from %s:%d/%s" % (host, port, proto))
+    """
+
+    /// TCP server on `port` answering every line with "ip:port line" of its sender (long-lived connections).
+    public static let lineServer = """
+    import socket, threading, sys
+    port = int(sys.argv[1])
+    def serve(c, peer):
+        with c, c.makefile("rwb", buffering=0) as f:
+            for line in f:
+                f.write(("%s:%d " % peer).encode() + line)
+    t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    t.bind(("0.0.0.0", port))
+    t.listen(1024)
+    while True:
+        c, peer = t.accept()
+        threading.Thread(target=serve, args=(c, peer), daemon=True).start()
+    """
+
+    /// One TCP connection to host:port kept for `seconds`, a line every 50 ms; prints
+    /// "sent N answered M peers A,B" and exits 1 if any line went unanswered.
+    public static let steadyClient = """
+    import socket, sys, time
+    host, port, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    s = socket.create_connection((host, port), timeout=5)
+    f = s.makefile("rwb", buffering=0)
+    sent = answered = 0
+    peers = set()
+    end = time.time() + seconds
+    while time.time() < end:
+        sent += 1
+        f.write(b"line %d\\n" % sent)
+        try:
+            reply = f.readline()
+        except OSError:
+            break
+        if reply.endswith(b"line %d\\n" % sent):
+            answered += 1
+            peers.add(reply.split()[0].decode().rsplit(":", 1)[0])
+        time.sleep(0.05)
+    print("sent %d answered %d peers %s" % (sent, answered, ",".join(sorted(peers))), flush=True)
+    sys.exit(0 if sent == answered else 1)
     """
 }

@@ -6,6 +6,11 @@ public enum Shell {
         public let command: [String]
         public let status: Int32
         public let output: String
+        public init(command: [String], status: Int32, output: String) {
+            self.command = command
+            self.status = status
+            self.output = output
+        }
         public var description: String {
             "`\(command.joined(separator: " "))` exited \(status): \(output.trimmingCharacters(in: .whitespacesAndNewlines))"
         }
