@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/opt/swift/usr/bin:$PATH"
-bash scripts/deps.sh
+bash scripts/deps.sh nginx-light iperf3
 python3 -m pip install -q -r Tests/requirements.txt 2>/dev/null \
   || python3 -m pip install -q --break-system-packages -r Tests/requirements.txt
 swift build --build-tests

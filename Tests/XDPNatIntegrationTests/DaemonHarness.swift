@@ -52,9 +52,9 @@ final class DaemonHarness: @unchecked Sendable {
         """
     }
 
-    init() throws {
+    init(routed: Bool = false) throws {
         try Privilege.check()
-        topo = try GatewayTopology()
+        topo = try GatewayTopology(routed: routed)
         Self.counter += 1
         work = "/run/xdpnat-test-\(getpid())-\(Self.counter)"
         try FileManager.default.createDirectory(atPath: "\(work)/bpf", withIntermediateDirectories: true)
@@ -69,6 +69,7 @@ final class DaemonHarness: @unchecked Sendable {
         closed = true
         if let d = daemon, d.isRunning { kill(d.pid, SIGKILL); d.stop() }
         _ = try? Shell.run("umount", "\(work)/bpf")
+        topo.close()
         _ = try? FileManager.default.removeItem(atPath: work)
     }
 
@@ -86,10 +87,20 @@ final class DaemonHarness: @unchecked Sendable {
         let before = status()?.startedAt
         daemon = try Background(["ip", "netns", "exec", topo.gw.name, Binaries.daemon, "run",
                                  "--manifests", manifests, "--state-dir", stateDir, "--pin-dir", pinDir,
-                                 "--interface", "gi", "--interface", "ge", "--gc-interval", "1"] + extra)
+                                 "--interface", "gi", "--interface", "ge", "--gc-interval", "1",
+                                 "--ct-flows", "65536", "--bindings", "65536"] + extra)
         try waitUntil("xdpnatd started") {
             guard let s = self.status(), s.startedAt != before, s.reloads >= 1 else { return false }
             return s.interfaces.count == 2
+        }
+    }
+
+    /// Waits until something listens on `port` (TCP and UDP) in the server namespace.
+    func waitForServer(port: Int, udp: Bool = true) throws {
+        try waitUntil("server listening on \(port)") {
+            let tcp = try self.topo.srv.exec("ss", "-ltn")
+            let u = udp ? try self.topo.srv.exec("ss", "-lun") : ":\(port) "
+            return tcp.contains(":\(port) ") && u.contains(":\(port) ")
         }
     }
 

@@ -127,4 +127,36 @@ public enum Peers {
     print("sent %d answered %d peers %s" % (sent, answered, ",".join(sorted(peers))), flush=True)
     sys.exit(0 if sent == answered else 1)
     """
+
+    /// `count` requests over `proto` to host:port, each a fresh socket and a single
+    /// attempt, `gap` seconds apart, optionally from source address `src`. Prints
+    /// "ok N failed M peers A,B" and exits 1 if any failed.
+    public static let requestLoop = """
+    import socket, sys, time
+    proto, host, port, count, gap = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])
+    src = sys.argv[6] if len(sys.argv) > 6 else ""
+    ok = failed = 0
+    peers = set()
+    for i in range(count):
+        try:
+            if proto == "udp":
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind((src, 0))
+                s.settimeout(3)
+                s.sendto(b"hello", (host, port))
+                reply = s.recv(2048)
+            else:
+                s = socket.create_connection((host, port), timeout=3, source_address=(src, 0))
+                s.sendall(b"hello")
+                reply = s.recv(2048)
+            s.close()
+            peers.add(reply.decode().rsplit(":", 1)[0])
+            ok += 1
+        except OSError as e:
+            failed += 1
+            print("request %d failed: %s" % (i, e), file=sys.stderr)
+        time.sleep(gap)
+    print("ok %d failed %d peers %s" % (ok, failed, ",".join(sorted(peers))), flush=True)
+    sys.exit(1 if failed else 0)
+    """
 }
