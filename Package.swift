@@ -61,6 +61,16 @@ let package = Package(
             ]
         ),
 
+        // Benchmarks (perf/): load generator, kernel NAT baselines, micro-benchmarks.
+        .executableTarget(
+            name: "xdpnat-bench",
+            dependencies: [
+                "XDPNatDatapath", "XDPNatModel", "XDPNatNet", "XDPNatABI", "CLibBPF", "CBPFSupport", "XDPNatTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "perf/Sources/xdpnat-bench"
+        ),
+
         // Network namespaces, veths and privilege checks for the tests.
         .target(name: "XDPNatTestSupport", dependencies: ["XDPNatNet", "CBPFSupport"], path: "Tests/XDPNatTestSupport"),
         .testTarget(name: "XDPNatNetTests", dependencies: ["XDPNatNet"]),

@@ -8,6 +8,31 @@
 
 #define XN_EEXIST 17
 
+/* The packet's own 5-tuple as a conntrack key (TCP, UDP, ICMP echo).
+ * Returns -1 for packets without one (fragments, ICMP errors, other protocols). */
+static __always_inline int xn_packet_key(struct xn_pkt *p, struct xn_ct_key *k)
+{
+	__u16 *sp = p->sport_p, *dp = p->dport_p;
+
+	if (p->is_fragment || p->is_icmp_error || !sp || !dp)
+		return -1;
+	k->src_ip = p->iph->saddr;
+	k->dst_ip = p->iph->daddr;
+	k->proto = p->proto;
+	if (p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP) {
+		k->src_port = *sp;
+		k->dst_port = *dp;
+		return 0;
+	}
+	if (p->is_icmp_query) {
+		/* the identifier stands for the pod's / NAT's port; the remote's is 0 */
+		k->src_port = p->icmp_type == ICMP_ECHO ? *sp : 0;
+		k->dst_port = p->icmp_type == ICMP_ECHO ? 0 : *dp;
+		return 0;
+	}
+	return -1;
+}
+
 /* Next TCP state for a packet with flags tf seen in direction dir. */
 static __always_inline __u8 xn_tcp_transition(__u8 st, __u32 *fl, __u8 tf, __u8 dir)
 {
@@ -54,12 +79,15 @@ static __always_inline __u8 xn_tcp_initial(__u8 tf, __u32 *fl)
 	return XN_TCP_ESTABLISHED;
 }
 
-/* Account a packet to its half and advance the pair's shared state. */
+/* Account a packet to its half and advance the pair's shared state.
+ * Counters are plain increments: each half is written by the CPU its
+ * direction is steered to (RSS keeps a flow direction on one queue), and a
+ * locked add would cost more than the rest of the hit path's bookkeeping. */
 static __always_inline void xn_ct_touch(struct xn_ct_entry *e, struct xn_pkt *p, __u64 now)
 {
 	e->last_seen_ns = now;
-	__sync_fetch_and_add(&e->packets, 1);
-	__sync_fetch_and_add(&e->bytes, bpf_ntohs(p->iph->tot_len));
+	e->packets += 1;
+	e->bytes += bpf_ntohs(p->iph->tot_len);
 
 	__u8 st = e->tcp_state;
 	__u32 fl = e->flags;
@@ -78,14 +106,14 @@ static __always_inline void xn_ct_touch(struct xn_ct_entry *e, struct xn_pkt *p,
 	}
 }
 
-static __always_inline void xn_emit_new(const struct xn_config *cfg, const struct xn_ct_key *fk,
+static __always_inline void xn_emit_new(struct xn_pkt *p, const struct xn_config *cfg, const struct xn_ct_key *fk,
 					const struct xn_ct_entry *fe, __u64 now)
 {
 	if (!(cfg->flags & XN_CFG_F_EVENTS))
 		return;
 	struct xn_event *ev = bpf_ringbuf_reserve(&xn_events, sizeof(*ev), 0);
 	if (!ev) {
-		xn_count(XN_C_EVENTS_LOST);
+		xn_count(p, XN_C_EVENTS_LOST);
 		return;
 	}
 	ev->type = XN_EV_FLOW_NEW;
@@ -134,7 +162,7 @@ static __always_inline int xn_ct_create(const struct xn_config *cfg, struct xn_p
 	if (err) {
 		if (err == -XN_EEXIST)
 			goto raced;
-		xn_count(XN_C_DROP_CT_FULL);
+		xn_count(p, XN_C_DROP_CT_FULL);
 		return -1;
 	}
 	err = bpf_map_update_elem(&xn_ct, fk, &e, BPF_NOEXIST);
@@ -142,11 +170,11 @@ static __always_inline int xn_ct_create(const struct xn_config *cfg, struct xn_p
 		bpf_map_delete_elem(&xn_ct, &rk);
 		if (err == -XN_EEXIST)
 			goto raced;
-		xn_count(XN_C_DROP_CT_FULL);
+		xn_count(p, XN_C_DROP_CT_FULL);
 		return -1;
 	}
-	xn_count(XN_C_SNAT_NEW);
-	xn_emit_new(cfg, fk, &e, now);
+	xn_count(p, XN_C_SNAT_NEW);
+	xn_emit_new(p, cfg, fk, &e, now);
 	*out = bpf_map_lookup_elem(&xn_ct, fk);
 	return *out ? 0 : -1;
 
@@ -155,7 +183,7 @@ raced:
 	*out = bpf_map_lookup_elem(&xn_ct, fk);
 	if (*out && (*out)->dir == XN_DIR_ORIGINAL)
 		return 0;
-	xn_count(XN_C_DROP_CT_CONFLICT);
+	xn_count(p, XN_C_DROP_CT_CONFLICT);
 	return -1;
 }
 

@@ -28,12 +28,12 @@ static __always_inline int xn_forward(struct xdp_md *ctx, struct xn_pkt *p, stru
 		f.ipv4_src = iph->saddr;
 		f.ipv4_dst = iph->daddr;
 		f.ifindex = ctx->ingress_ifindex;
-		xn_count(XN_C_FIB_LOOKUP);
+		xn_count(p, XN_C_FIB_LOOKUP);
 		long rc = bpf_fib_lookup(ctx, &f, sizeof(f), 0);
 		if (rc != BPF_FIB_LKUP_RET_SUCCESS) {
 			/* unknown neighbour, no route, forwarding off...: the
 			 * kernel resolves, forwards or answers */
-			xn_count(XN_C_FIB_PASS);
+			xn_count(p, XN_C_FIB_PASS);
 			return XDP_PASS;
 		}
 		e->nh_ifindex = f.ifindex;
@@ -41,14 +41,14 @@ static __always_inline int xn_forward(struct xdp_md *ctx, struct xn_pkt *p, stru
 		__builtin_memcpy(e->nh_smac, f.smac, 6);
 		e->nh_gen = cfg->fib_gen;
 	} else {
-		xn_count(XN_C_FIB_CACHED);
+		xn_count(p, XN_C_FIB_CACHED);
 	}
 
 	/* select the egress first: if it is not ours the kernel forwards the
 	 * (already translated) packet itself, with its headers untouched */
 	long act = bpf_redirect_map(&xn_tx_ports, e->nh_ifindex, 0);
 	if (act != XDP_REDIRECT) {
-		xn_count(XN_C_PASS_NO_TXPORT);
+		xn_count(p, XN_C_PASS_NO_TXPORT);
 		return XDP_PASS;
 	}
 	/* TTL > 1 was checked before translation */
@@ -57,7 +57,7 @@ static __always_inline int xn_forward(struct xdp_md *ctx, struct xn_pkt *p, stru
 	csum_replace2(&iph->check, old, *(__u16 *)&iph->ttl);
 	__builtin_memcpy(p->eth->h_dest, e->nh_dmac, 6);
 	__builtin_memcpy(p->eth->h_source, e->nh_smac, 6);
-	xn_count(XN_C_REDIRECT);
+	xn_count(p, XN_C_REDIRECT);
 	return XDP_REDIRECT;
 }
 

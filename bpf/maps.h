@@ -80,9 +80,9 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, XN_C_MAX);
+	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct xn_stats);
 } xn_counters SEC(".maps");
 
 /* Not pinned: the kernel adds BPF_F_RDONLY_PROG to every devmap, so libbpf
@@ -103,11 +103,13 @@ struct {
  * global get there), so userspace and the ABI test see its layout. */
 const volatile struct xn_event xn_event_layout = {};
 
-static __always_inline void xn_count(__u32 idx)
+/* Counters go through the packet's stats pointer, looked up once per packet. */
+static __always_inline void xn_count_in(struct xn_stats *st, __u32 idx)
 {
-	__u64 *c = bpf_map_lookup_elem(&xn_counters, &idx);
-	if (c)
-		*c += 1;
+	if (st && idx < XN_C_MAX)
+		st->c[idx] += 1;
 }
+
+#define xn_count(p, idx) xn_count_in((p)->stats, (idx))
 
 #endif

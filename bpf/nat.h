@@ -23,7 +23,7 @@ static __always_inline __u32 xn_mix(__u32 h)
  * keep the existing NAT endpoint while it fits the policy (RFC 4787 REQ-1),
  * else keep the pod's own port if it is free and in range, else probe
  * XN_PORT_PROBE_TRIES pseudo-random ports of the range. */
-static __always_inline int xn_bind(const struct xn_ct_key *fk, const struct xn_policy *pol,
+static __always_inline int xn_bind(struct xn_pkt *p, const struct xn_ct_key *fk, const struct xn_policy *pol,
 				   __u64 now, struct xn_binding *out)
 {
 	struct xn_endpoint ep = { .ip = fk->src_ip, .port = fk->src_port, .proto = fk->proto };
@@ -38,7 +38,7 @@ static __always_inline int xn_bind(const struct xn_ct_key *fk, const struct xn_p
 		}
 	}
 	if (min > max || min == 0) {
-		xn_count(XN_C_DROP_NO_PORT);
+		xn_count(p, XN_C_DROP_NO_PORT);
 		return -1;
 	}
 
@@ -56,9 +56,9 @@ static __always_inline int xn_bind(const struct xn_ct_key *fk, const struct xn_p
 		err = bpf_map_update_elem(&xn_nat_ports, &nat, &rev, BPF_NOEXIST);
 		if (!err) {
 			found = 1;
-			xn_count(XN_C_PORT_KEPT);
+			xn_count(p, XN_C_PORT_KEPT);
 		} else if (err == -XN_E2BIG) {
-			xn_count(XN_C_DROP_BINDING_FULL);
+			xn_count(p, XN_C_DROP_BINDING_FULL);
 			return -1;
 		}
 	}
@@ -70,17 +70,17 @@ static __always_inline int xn_bind(const struct xn_ct_key *fk, const struct xn_p
 			err = bpf_map_update_elem(&xn_nat_ports, &nat, &rev, BPF_NOEXIST);
 			if (!err) {
 				found = 1;
-				xn_count(XN_C_PORT_PROBED);
+				xn_count(p, XN_C_PORT_PROBED);
 				break;
 			}
 			if (err == -XN_E2BIG) {
-				xn_count(XN_C_DROP_BINDING_FULL);
+				xn_count(p, XN_C_DROP_BINDING_FULL);
 				return -1;
 			}
 		}
 	}
 	if (!found) {
-		xn_count(XN_C_DROP_NO_PORT);
+		xn_count(p, XN_C_DROP_NO_PORT);
 		return -1;
 	}
 
@@ -89,7 +89,7 @@ static __always_inline int xn_bind(const struct xn_ct_key *fk, const struct xn_p
 	};
 	if (bpf_map_update_elem(&xn_bindings, &ep, &fwd, BPF_ANY)) {
 		bpf_map_delete_elem(&xn_nat_ports, &nat);
-		xn_count(XN_C_DROP_BINDING_FULL);
+		xn_count(p, XN_C_DROP_BINDING_FULL);
 		return -1;
 	}
 	*out = fwd;

@@ -41,8 +41,11 @@ struct icmphdr {
 #define TCPF_RST 0x04
 #define TCPF_ACK 0x10
 
+struct xn_stats;
+
 /* What the NAT needs to know of one IPv4 packet. */
 struct xn_pkt {
+	struct xn_stats *stats; /* this CPU's counters */
 	struct ethhdr *eth;
 	struct iphdr *iph;
 	void *l4;            /* start of the L4 header (checked to hold l4_len bytes) */

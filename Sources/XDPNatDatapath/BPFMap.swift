@@ -154,6 +154,35 @@ public final class BPFMap: @unchecked Sendable {
         return n
     }
 
+    /// Inserts or replaces many entries in one call per chunk.
+    public func updateBatch<K: BitwiseCopyable, V: BitwiseCopyable>(_ keys: [K], _ values: [V], flags: UInt64 = UInt64(BPF_ANY)) throws {
+        checkSizes(K.self, V.self)
+        precondition(keys.count == values.count)
+        var ks = keys
+        var vs = values
+        var opts = bpf_map_batch_opts()
+        opts.sz = MemoryLayout<bpf_map_batch_opts>.size
+        opts.elem_flags = flags
+        var done = 0
+        while done < ks.count {
+            var count = UInt32(min(ks.count - done, 65536))
+            let rc = ks.withUnsafeMutableBytes { kb in
+                vs.withUnsafeMutableBytes { vb in
+                    bpf_map_update_batch(fd, kb.baseAddress! + done * keySize, vb.baseAddress! + done * valueSize, &count, &opts)
+                }
+            }
+            if rc < 0 { throw BPFError("batch update of map \(name)", code: errno) }
+            done += Int(count)
+        }
+    }
+
+    /// Kernel memory charged to the map, in bytes (from /proc/self/fdinfo).
+    public var memlock: Int? {
+        guard let text = try? String(contentsOfFile: "/proc/self/fdinfo/\(fd)", encoding: .utf8) else { return nil }
+        return text.split(separator: "\n").first { $0.hasPrefix("memlock:") }
+            .flatMap { Int($0.split(separator: "\t").last?.trimmingCharacters(in: .whitespaces) ?? "") }
+    }
+
     /// Per-CPU values of a per-CPU array/hash slot.
     public func lookupPerCPU<K: BitwiseCopyable>(_ key: K) -> [UInt64]? {
         precondition(valueSize == 8, "lookupPerCPU reads 8-byte values")

@@ -149,13 +149,22 @@ public struct NATMaps: Sendable {
 
     // MARK: counters
 
+    /// All counters of every CPU (one `struct xn_stats` per CPU).
     public func readCounters() -> CounterSnapshot {
-        CounterSnapshot(perCPU: (0..<UInt32(DatapathCounters.count)).map {
-            counters.lookupPerCPU($0) ?? []
-        })
+        let n = DatapathCounters.count
+        let cpus = BPFMap.possibleCPUs
+        precondition(counters.valueSize == MemoryLayout<xn_stats>.size)
+        var raw = [UInt64](repeating: 0, count: n * cpus)
+        var key: UInt32 = 0
+        let rc = raw.withUnsafeMutableBytes { bpf_map_lookup_elem(counters.fd, &key, $0.baseAddress) }
+        guard rc == 0 else { return CounterSnapshot(perCPU: []) }
+        return CounterSnapshot(perCPU: (0..<n).map { c in (0..<cpus).map { raw[$0 * n + c] } })
     }
 
     public func resetCounters() throws {
-        for i in 0..<UInt32(DatapathCounters.count) { try counters.updatePerCPU(i, []) }
+        var raw = [UInt64](repeating: 0, count: DatapathCounters.count * BPFMap.possibleCPUs)
+        var key: UInt32 = 0
+        let rc = raw.withUnsafeMutableBytes { bpf_map_update_elem(counters.fd, &key, $0.baseAddress, UInt64(BPF_ANY)) }
+        if rc < 0 { throw BPFError("reset counters", code: errno) }
     }
 }

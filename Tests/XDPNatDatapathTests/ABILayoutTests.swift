@@ -40,6 +40,7 @@ import XDPNatTestSupport
         ])
         try check(xn_nat_addr.self, "xn_nat_addr", [("port_min", \.port_min), ("port_max", \.port_max), ("policy_id", \.policy_id)])
         try check(xn_config.self, "xn_config", [("abi_version", \.abi_version), ("flags", \.flags), ("fib_gen", \.fib_gen), ("pad", \.pad)])
+        try check(xn_stats.self, "xn_stats", [("c", \.c)])
         try check(xn_event.self, "xn_event", [
             ("type", \.type), ("policy_id", \.policy_id), ("ts_ns", \.ts_ns), ("orig", \.orig), ("nat_ip", \.nat_ip),
             ("nat_port", \.nat_port), ("pad", \.pad),

@@ -208,6 +208,12 @@ enum xn_counter {
 	XN_C_MAX,
 };
 
+/* The value of the one-element per-CPU array xn_counters: every counter of
+ * a CPU in one place, so a packet costs one map lookup however many it bumps. */
+struct xn_stats {
+	__u64 c[XN_C_MAX];
+};
+
 /* ---- Events (ring buffer) ---------------------------------------------- */
 
 enum xn_event_type {

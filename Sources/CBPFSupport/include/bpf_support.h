@@ -16,4 +16,7 @@ int xdpnat_setns_net(int fd);
 /* A netlink socket subscribed to link, neighbour and IPv4 route changes.
  * Returns the fd, or -1 with errno set. */
 int xdpnat_netlink_route_socket(void);
+
+/* Pins the calling thread to one CPU. Returns 0 or -1 with errno set. */
+int xdpnat_pin_to_cpu(int cpu);
 #endif
