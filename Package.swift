@@ -74,7 +74,7 @@ let package = Package(
         // Network namespaces, veths and privilege checks for the tests.
         .target(name: "XDPNatTestSupport", dependencies: ["XDPNatNet", "CBPFSupport"], path: "Tests/XDPNatTestSupport"),
         .testTarget(name: "XDPNatNetTests", dependencies: ["XDPNatNet"]),
-        .testTarget(name: "XDPNatModelTests", dependencies: ["XDPNatModel"]),
+        .testTarget(name: "XDPNatModelTests", dependencies: ["XDPNatModel", "XDPNatTestSupport"]),
         .testTarget(
             name: "XDPNatDatapathTests",
             dependencies: ["XDPNatDatapath", "XDPNatABI", "CLibBPF", "XDPNatTestSupport"]

@@ -22,9 +22,11 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-/* ICMP error from a pod about a packet it was delivered (reply direction). */
-static __always_inline int xn_icmp_error_out(struct xdp_md *ctx, struct xn_pkt *p, void *data_end,
-					     const struct xn_config *cfg, __u64 now)
+/* An ICMP error about a translated flow. Inbound (to a NAT address) it quotes
+ * our SNATed packet and belongs to the flow's reply half; outbound (from a
+ * pod) it quotes a reply we delivered and belongs to the original half. */
+static __always_inline int xn_icmp_error(struct xdp_md *ctx, struct xn_pkt *p, void *data_end, int inbound,
+					 const struct xn_nat_addr *na, const struct xn_config *cfg, __u64 now)
 {
 	struct xn_inner in = {};
 	struct xn_ct_key k = {};
@@ -35,45 +37,23 @@ static __always_inline int xn_icmp_error_out(struct xdp_md *ctx, struct xn_pkt *
 	}
 	xn_inner_key(&in, &k);
 	struct xn_ct_entry *e = bpf_map_lookup_elem(&xn_ct, &k);
-	if (!e || e->dir != XN_DIR_ORIGINAL) {
-		xn_count(p, XN_C_DROP_ICMP_NO_MATCH);
-		return XDP_DROP;
-	}
-	xn_ct_touch(e, p, now);
-	xn_rewrite_inner(p, &in, 0, e->xlate_ip, e->xlate_port);
-	csum_replace4(&p->iph->check, p->iph->saddr, e->xlate_ip);
-	p->iph->saddr = e->xlate_ip;
-	xn_count(p, XN_C_ICMP_ERR_OUT);
-	return xn_forward(ctx, p, e, cfg);
-}
-
-/* ICMP error from the network about a packet we translated. */
-static __always_inline int xn_icmp_error_in(struct xdp_md *ctx, struct xn_pkt *p, void *data_end,
-					    const struct xn_nat_addr *na, const struct xn_config *cfg, __u64 now)
-{
-	struct xn_inner in = {};
-	struct xn_ct_key k = {};
-
-	if (xn_parse_inner(p, data_end, &in)) {
-		xn_count(p, XN_C_DROP_MALFORMED);
-		return XDP_DROP;
-	}
-	xn_inner_key(&in, &k);
-	struct xn_ct_entry *e = bpf_map_lookup_elem(&xn_ct, &k);
-	if (!e || e->dir != XN_DIR_REPLY) {
-		__u16 port = bpf_ntohs(k.dst_port);
-		if (port < na->port_min || port > na->port_max) {
-			xn_count(p, XN_C_PASS_LOCAL); /* about the gateway's own traffic */
-			return XDP_PASS;
+	if (!e || e->dir != (inbound ? XN_DIR_REPLY : XN_DIR_ORIGINAL)) {
+		if (inbound && na) {
+			__u16 port = bpf_ntohs(k.dst_port);
+			if (port < na->port_min || port > na->port_max) {
+				xn_count(p, XN_C_PASS_LOCAL); /* about the gateway's own traffic */
+				return XDP_PASS;
+			}
 		}
 		xn_count(p, XN_C_DROP_ICMP_NO_MATCH);
 		return XDP_DROP;
 	}
 	xn_ct_touch(e, p, now);
-	xn_rewrite_inner(p, &in, 1, e->xlate_ip, e->xlate_port);
-	csum_replace4(&p->iph->check, p->iph->daddr, e->xlate_ip);
-	p->iph->daddr = e->xlate_ip;
-	xn_count(p, XN_C_ICMP_ERR_IN);
+	xn_rewrite_inner(p, &in, inbound, e->xlate_ip, e->xlate_port);
+	__be32 *outer = inbound ? &p->iph->daddr : &p->iph->saddr;
+	csum_replace4(&p->iph->check, *outer, e->xlate_ip);
+	*outer = e->xlate_ip;
+	xn_count(p, inbound ? XN_C_ICMP_ERR_IN : XN_C_ICMP_ERR_OUT);
 	return xn_forward(ctx, p, e, cfg);
 }
 
@@ -91,7 +71,7 @@ static __always_inline int xn_reply_path(struct xdp_md *ctx, struct xn_pkt *p, v
 		return XDP_PASS;
 	}
 	if (p->is_icmp_error)
-		return xn_icmp_error_in(ctx, p, data_end, na, cfg, now);
+		return xn_icmp_error(ctx, p, data_end, 1, na, cfg, now);
 
 	__u16 *dp = p->dport_p;
 	int query = p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP ||
@@ -147,7 +127,7 @@ static __always_inline int xn_snat_path(struct xdp_md *ctx, struct xn_pkt *p, vo
 		return XDP_PASS;
 	}
 	if (p->is_icmp_error)
-		return xn_icmp_error_out(ctx, p, data_end, cfg, now);
+		return xn_icmp_error(ctx, p, data_end, 0, 0, cfg, now);
 
 	struct xn_ct_key k = {};
 	if (xn_packet_key(p, &k) || (p->proto == IPPROTO_ICMP && p->icmp_type != ICMP_ECHO)) {

@@ -128,9 +128,13 @@ struct CLITests {
         defer { echo.stop(); h.close() }
         let events = try Background(["ip", "netns", "exec", h.topo.gw.name, Binaries.cli, "ct", "events", "-o", "json",
                                      "--count", "1", "--timeout", "20", "--pin-dir", h.pinDir, "--state-dir", h.stateDir])
-        usleep(700_000)
-        try h.topo.pod.exec("python3", "-c", Peers.client, "udp", "198.18.2.2", "7000", "1")
-        try waitUntil("the event arrived", seconds: 20) { !events.isRunning }
+        // new flows until the listener, however slow to start, has seen one
+        try waitUntil("the event arrived", seconds: 20) {
+            guard events.isRunning else { return true }
+            try h.topo.pod.exec("python3", "-c", Peers.client, "udp", "198.18.2.2", "7000", "1")
+            usleep(300_000)
+            return !events.isRunning
+        }
         let out = events.stop()
         let ev = try #require(try jsonLines(out).first, "\(out)")
         #expect(ev["type"] as? String == "new")

@@ -26,6 +26,8 @@ struct DaemonTests {
         let echo = try Background(["ip", "netns", "exec", h.topo.srv.name, "python3", "-c", Peers.echoServer, "7000"])
         let lines = try Background(["ip", "netns", "exec", h.topo.srv.name, "python3", "-c", Peers.lineServer, "7001"])
         defer { echo.stop(); lines.stop() }
+        try h.waitForServer(port: 7000)
+        try h.waitForServer(port: 7001, udp: false)
         #expect(try client(h, "tcp") == ["198.18.100.1"])
 
         // a long-lived connection runs across the change
@@ -51,6 +53,7 @@ struct DaemonTests {
         try h.start()
         let lines = try Background(["ip", "netns", "exec", h.topo.srv.name, "python3", "-c", Peers.lineServer, "7001"])
         defer { lines.stop() }
+        try h.waitForServer(port: 7001, udp: false)
         let firstProgram = try #require(h.status()?.interfaces.first?.programID)
         let steady = try Background(["ip", "netns", "exec", h.topo.pod.name, "python3", "-c", Peers.steadyClient,
                                      "198.18.2.2", "7001", "5"])
