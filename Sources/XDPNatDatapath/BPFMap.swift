@@ -123,7 +123,7 @@ public final class BPFMap: @unchecked Sendable {
             let e = errno
             if rc < 0 && e != ENOENT {
                 if first && (e == EINVAL || e == ENOTSUP || e == EOPNOTSUPP) {
-                    return keys0(K.self).compactMap { k in lookup(k, as: V.self).map { (k, $0) } }
+                    return self.keys(K.self).compactMap { k in lookup(k, as: V.self).map { (k, $0) } }
                 }
                 throw BPFError("batch read of map \(name)", code: e)
             }
@@ -134,8 +134,6 @@ public final class BPFMap: @unchecked Sendable {
         }
         return out
     }
-
-    private func keys0<K: BitwiseCopyable>(_: K.Type) -> [K] { keys(K.self) }
 
     /// Deletes many keys in one call where supported; returns how many were deleted.
     @discardableResult

@@ -149,11 +149,7 @@ struct CLITests {
         let dir = "/tmp/xdpnat-cli-\(getpid())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        func run(_ args: [String]) -> (Int32, String) {
-            do { return (0, try Shell.run([Binaries.cli] + args)) } catch let f as Shell.Failure {
-                return (f.status, f.output)
-            } catch { return (-1, "\(error)") }
-        }
+        func run(_ args: [String]) -> (Int32, String) { Shell.status([Binaries.cli] + args) }
         let (c1, o1) = run(["ct", "list", "--pin-dir", "\(dir)/none"])
         #expect(c1 != 0 && o1.contains("is xdpnatd running"), "\(o1)")
         let (c2, o2) = run(["ct", "list", "--proto", "sctp"])

@@ -116,17 +116,6 @@ final class DaemonHarness: @unchecked Sendable {
         try topo.gw.exec([Binaries.cli] + args + ["--pin-dir", pinDir, "--state-dir", stateDir])
     }
 
-    /// Runs the CLI and returns its exit status and output, failures included.
-    func cliStatus(_ args: [String]) -> (Int32, String) {
-        do {
-            return (0, try topo.gw.exec([Binaries.cli] + args))
-        } catch let f as Shell.Failure {
-            return (f.status, f.output)
-        } catch {
-            return (-1, "\(error)")
-        }
-    }
-
     func log() -> String { daemon?.stop() ?? "" }
 }
 

@@ -139,11 +139,7 @@ struct DaemonTests {
 
     @Test func refusesToStartWithBadSettings() throws {
         try Privilege.check()
-        func run(_ args: [String]) -> (Int32, String) {
-            do { return (0, try Shell.run([Binaries.daemon, "run"] + args)) } catch let f as Shell.Failure {
-                return (f.status, f.output)
-            } catch { return (-1, "\(error)") }
-        }
+        func run(_ args: [String]) -> (Int32, String) { Shell.status([Binaries.daemon, "run"] + args) }
         let (c1, o1) = run([])
         #expect(c1 != 0 && o1.contains("no --interface"))
         let (c2, o2) = run(["--interface", "lo", "--ct-flows", "5"])

@@ -45,6 +45,17 @@ public enum Shell {
         return text
     }
 
+    /// Runs a program and returns its exit status and output, failures included.
+    public static func status(_ args: [String]) -> (Int32, String) {
+        do {
+            return (0, try run(args))
+        } catch let f as Failure {
+            return (f.status, f.output)
+        } catch {
+            return (-1, "\(error)")
+        }
+    }
+
     /// Runs a shell snippet with `sh -c`.
     @discardableResult
     public static func sh(_ script: String) throws -> String { try run("sh", "-c", script) }
