@@ -22,7 +22,7 @@ static __always_inline __u32 xn_mix(__u32 h)
 /* Find or create the binding of the pod endpoint in fk under policy pol:
  * keep the existing NAT endpoint while it fits the policy (RFC 4787 REQ-1),
  * else keep the pod's own port if it is free and in range, else probe
- * XN_PORT_PROBE_TRIES pseudo-random ports of the range. */
+ * XN_PORT_PROBE_TRIES random ports of the range. */
 static __always_inline int xn_bind(struct xn_pkt *p, const struct xn_ct_key *fk, const struct xn_policy *pol,
 				   __u64 now, struct xn_binding *out)
 {
@@ -63,7 +63,8 @@ static __always_inline int xn_bind(struct xn_pkt *p, const struct xn_ct_key *fk,
 		}
 	}
 	if (!found) {
-		__u32 h = xn_mix(ep.ip ^ xn_mix(((__u32)ep.port << 8 | ep.proto) ^ pol->nat_ip));
+		/* random per attempt: a retried packet must not probe the same ports again */
+		__u32 h = xn_mix(ep.ip ^ xn_mix(((__u32)ep.port << 8 | ep.proto) ^ pol->nat_ip) ^ bpf_get_prandom_u32());
 		for (int i = 0; i < XN_PORT_PROBE_TRIES; i++) {
 			h = xn_mix(h + 0x9e3779b9);
 			nat.port = bpf_htons((__u16)(min + h % range));
