@@ -13,6 +13,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         // libbpf + libxdp, found through pkg-config.
@@ -36,6 +39,19 @@ let package = Package(
             name: "XDPNatModel",
             dependencies: ["XDPNatNet", .product(name: "Yams", package: "Yams")]
         ),
+        // Kubernetes API client: config, list/watch informers, status patches, Lease election.
+        .target(
+            name: "XDPNatKube",
+            dependencies: [
+                "XDPNatModel",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // libbpf wrapper and the xdpnat datapath's typed maps.
         .target(
             name: "XDPNatDatapath",
@@ -45,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "xdpnatd",
             dependencies: [
-                "XDPNatDatapath", "XDPNatModel", "CBPFSupport",
+                "XDPNatDatapath", "XDPNatModel", "XDPNatKube", "CBPFSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -75,6 +91,7 @@ let package = Package(
         .target(name: "XDPNatTestSupport", dependencies: ["XDPNatNet", "CBPFSupport"], path: "Tests/XDPNatTestSupport"),
         .testTarget(name: "XDPNatNetTests", dependencies: ["XDPNatNet"]),
         .testTarget(name: "XDPNatModelTests", dependencies: ["XDPNatModel", "XDPNatTestSupport"]),
+        .testTarget(name: "XDPNatKubeTests", dependencies: ["XDPNatKube", "XDPNatModel", "XDPNatTestSupport"]),
         .testTarget(
             name: "XDPNatDatapathTests",
             dependencies: ["XDPNatDatapath", "XDPNatABI", "CLibBPF", "XDPNatTestSupport"]

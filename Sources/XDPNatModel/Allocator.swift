@@ -26,6 +26,14 @@ public struct Allocation: Codable, Hashable, Sendable {
     /// the grace period has passed, so existing flows can drain.
     public var releasedAt: Date?
 
+    public init(namespace: String, pool: String, units: [AllocationUnit], allocatedAt: Date, releasedAt: Date? = nil) {
+        self.namespace = namespace
+        self.pool = pool
+        self.units = units
+        self.allocatedAt = allocatedAt
+        self.releasedAt = releasedAt
+    }
+
     public var key: AllocationKey { AllocationKey(namespace: namespace, pool: pool) }
 }
 
@@ -148,6 +156,20 @@ public enum Allocator {
             if !a.units.isEmpty { kept[d.key] = a }
         }
         out.state.allocations = kept.values.sorted { $0.key < $1.key }
+        return out
+    }
+
+    /// Allocations exactly as `state` has them (another process allocates): demands
+    /// they do not meet are reported, nothing is allocated, released or freed.
+    public static func follow(state: AllocationState, demands: [Demand]) -> Outcome {
+        var out = Outcome(state: state)
+        let have = Dictionary(state.allocations.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        for d in demands where d.count > 0 {
+            let a = have[d.key]
+            if a == nil || a!.releasedAt != nil || a!.units.count < d.count {
+                out.shortfalls[d.key] = "waiting for the daemon holding the allocation Lease to allocate"
+            }
+        }
         return out
     }
 }

@@ -65,6 +65,8 @@ public struct DaemonStatus: Codable, Sendable {
     public var gc: GC?
     public var timeouts = ConntrackTimeouts()
     public var conntrackCapacity = 0
+    /// Set in Kubernetes mode: the API source's state.
+    public var kubernetes: KubernetesStatus?
 
     public init(pid: Int32, startedAt: Date, manifestDirectory: String, pinDirectory: String) {
         self.pid = pid
@@ -81,4 +83,49 @@ public struct DaemonStatus: Codable, Sendable {
         sources = []
         allocations = []
     }
+}
+
+/// The Kubernetes source as `xdpnat status` shows it.
+public struct KubernetesStatus: Codable, Sendable, Hashable {
+    public var server: String
+    public var identity: String
+    /// Whether this daemon holds the allocation Lease (only the holder allocates and writes status).
+    public var leader: Bool
+    /// The Lease holder last seen.
+    public var leaseHolder: String
+    public var lease: String
+    public var informers: [InformerStats]
+    /// Status writes that failed since the daemon started.
+    public var statusWriteErrors: Int
+    public var lastStatusWriteError: String?
+
+    public init(server: String, identity: String, leader: Bool, leaseHolder: String, lease: String,
+                informers: [InformerStats], statusWriteErrors: Int, lastStatusWriteError: String?) {
+        self.server = server
+        self.identity = identity
+        self.leader = leader
+        self.leaseHolder = leaseHolder
+        self.lease = lease
+        self.informers = informers
+        self.statusWriteErrors = statusWriteErrors
+        self.lastStatusWriteError = lastStatusWriteError
+    }
+}
+
+/// What one list/watch loop has done.
+public struct InformerStats: Codable, Sendable, Hashable {
+    public var resource: String
+    public var synced = false
+    public var objects = 0
+    public var resourceVersion = ""
+    public var lists = 0
+    public var watches = 0
+    public var events = 0
+    public var bookmarks = 0
+    /// Relists forced by 410 Gone (the watched version was compacted away).
+    public var expired = 0
+    public var errors = 0
+    public var lastError: String?
+
+    public init(resource: String) { self.resource = resource }
 }

@@ -23,7 +23,8 @@ public struct ManifestError: Error, Hashable, Sendable, CustomStringConvertible 
     }
 
     public var description: String {
-        var s = "\(file): document \(document)"
+        // document 0: not from a file of documents (a directory, or an object read from the API)
+        var s = document > 0 ? "\(file): document \(document)" : file
         if let line { s += " (line \(line))" }
         if let resource { s += ", \(resource)" }
         s += ": "

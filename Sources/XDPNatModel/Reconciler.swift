@@ -65,8 +65,10 @@ public enum Reconciler {
 
     public static let defaultGrace: TimeInterval = 300
 
+    /// `allocate` false: use the allocations in `state` as they are, make and free none
+    /// (a Kubernetes daemon that does not hold the allocation Lease).
     public static func reconcile(_ rs: ResourceSet, state: AllocationState, now: Date = Date(),
-                                 grace: TimeInterval = defaultGrace) -> Result {
+                                 grace: TimeInterval = defaultGrace, allocate: Bool = true) -> Result {
         let pools = rs.pools.sorted { $0.metadata.name < $1.metadata.name }
         let nats = rs.egressNATs.sorted { $0.id < $1.id }
         var statuses: [String: EgressNAT.Status] = [:]
@@ -96,7 +98,9 @@ public enum Reconciler {
         let demands = nats.compactMap { e in
             poolOf[e.id].map { Demand(namespace: e.namespace, pool: $0.metadata.name, count: e.addressCount) }
         }
-        let alloc = Allocator.allocate(state: state, pools: pools, demands: demands, now: now, grace: grace)
+        let alloc = allocate
+            ? Allocator.allocate(state: state, pools: pools, demands: demands, now: now, grace: grace)
+            : Allocator.follow(state: state, demands: demands)
         var newState = alloc.state
         let allocations = Dictionary(alloc.state.allocations.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
 

@@ -130,10 +130,22 @@ public struct NATPool: Codable, Hashable, Sendable {
         }
     }
 
+    /// What the allocating daemon reports; in Kubernetes mode also the durable
+    /// record of the pool's allocations (so they survive the loss of any node).
+    public struct Status: Codable, Hashable, Sendable {
+        public var addresses: Int?
+        public var totalUnits: Int?
+        public var usedUnits: Int?
+        public var namespaces: [String]?
+        public var allocations: [PoolAllocation]?
+        public init() {}
+    }
+
     public var apiVersion: String = XDPNatAPI.apiVersion
     public var kind: String = "NATPool"
     public var metadata: ObjectMeta
     public var spec: Spec
+    public var status: Status?
 
     public init(name: String, spec: Spec) {
         metadata = ObjectMeta(name: name)
@@ -255,5 +267,72 @@ public struct Namespace: Codable, Hashable, Sendable {
         var l = metadata.labels ?? [:]
         l["kubernetes.io/metadata.name"] = metadata.name
         return l
+    }
+}
+
+/// One namespace's allocation as a NATPool's status records it.
+public struct PoolAllocation: Codable, Hashable, Sendable {
+    public struct Unit: Codable, Hashable, Sendable {
+        public var address: String
+        public var ports: PortRange
+        public init(address: String, ports: PortRange) {
+            self.address = address
+            self.ports = ports
+        }
+    }
+    public var namespace: String
+    public var units: [Unit]
+    /// RFC 3339, seconds precision.
+    public var allocatedAt: String
+    public var releasedAt: String?
+
+    public init(namespace: String, units: [Unit], allocatedAt: String, releasedAt: String? = nil) {
+        self.namespace = namespace
+        self.units = units
+        self.allocatedAt = allocatedAt
+        self.releasedAt = releasedAt
+    }
+}
+
+// The API leaves `apiVersion` and `kind` out of list items: decode them as optional.
+extension NATPool {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion) ?? XDPNatAPI.apiVersion
+        kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? "NATPool"
+        metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
+        spec = try c.decode(Spec.self, forKey: .spec)
+        status = try c.decodeIfPresent(Status.self, forKey: .status)
+    }
+}
+
+extension EgressNAT {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion) ?? XDPNatAPI.apiVersion
+        kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? "EgressNAT"
+        metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
+        spec = try c.decode(Spec.self, forKey: .spec)
+        status = try c.decodeIfPresent(Status.self, forKey: .status)
+    }
+}
+
+extension Pod {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion) ?? "v1"
+        kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? "Pod"
+        metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
+        spec = try c.decodeIfPresent(Spec.self, forKey: .spec)
+        status = try c.decodeIfPresent(Status.self, forKey: .status)
+    }
+}
+
+extension Namespace {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        apiVersion = try c.decodeIfPresent(String.self, forKey: .apiVersion) ?? "v1"
+        kind = try c.decodeIfPresent(String.self, forKey: .kind) ?? "Namespace"
+        metadata = try c.decode(ObjectMeta.self, forKey: .metadata)
     }
 }

@@ -5,6 +5,7 @@ import Metrics
 import Prometheus
 import XDPNatABI
 import XDPNatDatapath
+import XDPNatKube
 import XDPNatModel
 import XDPNatNet
 
@@ -28,6 +29,13 @@ final class Daemon: @unchecked Sendable {
     var signals: [DispatchSourceSignal] = []
     var metricsServer: MetricsServer?
     var netlink: NetlinkWatcher?
+    /// Kubernetes mode: the API source, the change count last reconciled, and when to retry failed writes.
+    var kube: KubeSource?
+    var kubeSeen = -1
+    var kubeRetryAt: Date?
+    var kubeLastResync = Date()
+    var kubeWaiting = false
+    var statusWritesInFlight = Set<String>()
 
     // daemon-side metrics, through swift-metrics (bootstrapped before the daemon is made)
     let reloads = Counter(label: "xdpnat_config_reloads_total")
@@ -82,6 +90,15 @@ final class Daemon: @unchecked Sendable {
         }
         try? datapath.maps.bumpFibGeneration()
 
+        if config.source == .kubernetes {
+            let source = try KubeSource.make(config: config, log: log)
+            kube = source
+            status.manifestDirectory = "kubernetes \(source.client.config.server)"
+            log.info("reading resources from the Kubernetes API", metadata: [
+                "server": "\(source.client.config.server)", "identity": "\(source.options.identity)",
+                "lease": "\(source.options.leaseNamespace)/\(source.options.leaseName)"])
+            source.start()
+        }
         queue.sync { reloadIfChanged(force: true) }
         schedule(every: config.reloadInterval) { [unowned self] in reloadIfChanged(force: false) }
         schedule(every: config.gcInterval) { [unowned self] in collectGarbage() }
@@ -131,6 +148,23 @@ final class Daemon: @unchecked Sendable {
     }
 
     func reloadIfChanged(force: Bool) {
+        if let kube {
+            let now = Date()
+            let changes = kube.changes
+            let resync = now.timeIntervalSince(kubeLastResync) >= 30
+            guard force || resync || changes != kubeSeen || (kubeRetryAt.map { now >= $0 } ?? false) else { return }
+            guard kube.synced else {
+                if !kubeWaiting { log.info("waiting for the first list of every resource from the API") }
+                kubeWaiting = true
+                return
+            }
+            kubeWaiting = false
+            kubeSeen = changes
+            kubeLastResync = now
+            kubeRetryAt = nil
+            reload()
+            return
+        }
         let fp = currentFingerprint()
         guard force || fp != fingerprint else { return }
         fingerprint = fp
@@ -141,7 +175,12 @@ final class Daemon: @unchecked Sendable {
         let started = DispatchTime.now()
         var errors: [ManifestError] = []
         var current = ResourceSet()
-        if FileManager.default.fileExists(atPath: config.manifests) {
+        if let kube {
+            let snap = kube.snapshot()
+            let v = Validator.validate(snap.resources)
+            errors = snap.errors + v.errors
+            current = v.valid
+        } else if FileManager.default.fileExists(atPath: config.manifests) {
             let loaded = ManifestLoader.load(directory: config.manifests)
             let v = Validator.validate(loaded.resources)
             errors = loaded.errors + v.errors
@@ -154,9 +193,14 @@ final class Daemon: @unchecked Sendable {
         if !merged.kept.isEmpty {
             log.warning("keeping last good version", metadata: ["resources": "\(merged.kept.joined(separator: ", "))"])
         }
-        let r = Reconciler.reconcile(merged.resources, state: state, now: Date(), grace: config.gracePeriod)
+        // Kubernetes mode: allocations live in the pools' statuses; only the Lease holder makes new ones
+        var base = state
+        let leader = kube?.isLeader ?? true
+        if kube != nil { base.allocations = StatusRecords.allocations(from: merged.resources.pools) }
+        let r = Reconciler.reconcile(merged.resources, state: base, now: Date(), grace: config.gracePeriod, allocate: leader)
         do {
-            // persist before programming: an address the datapath uses is always on disk
+            // persist before programming: an address the datapath uses is recorded (API or disk) first
+            if let kube, leader { try writePoolStatuses(kube, merged.resources.pools, r) }
             if r.state != state {
                 try JSONFile.write(r.state, to: statePath)
                 try AllocationHistory.append(AllocationHistory.diff(from: state, to: r.state, at: Date()), to: historyPath)
@@ -188,7 +232,62 @@ final class Daemon: @unchecked Sendable {
             DaemonStatus.Source(cidr: $0.key.description, policy: $0.value, owner: r.plan.sourceOwners[$0.key] ?? "")
         }
         status.allocations = state.allocations
+        if let kube {
+            if leader { writeEgressStatuses(kube, merged.resources.egressNATs, r.statuses) }
+            status.kubernetes = kube.status()
+        }
         writeStatus()
+    }
+
+    // MARK: Kubernetes status
+
+    /// Records the allocations in the pools' statuses; waits for the API, since the
+    /// datapath must not use an allocation the API does not hold.
+    func writePoolStatuses(_ kube: KubeSource, _ pools: [NATPool], _ r: Reconciler.Result) throws {
+        for p in pools {
+            let desired = StatusRecords.poolStatus(p.metadata.name, state: r.state, usage: r.pools.first { $0.name == p.metadata.name })
+            guard desired != p.status else { continue }
+            do {
+                try blocking { try await kube.writeStatus(of: p, desired) }
+                log.info("allocations recorded in the API", metadata: ["natpool": "\(p.metadata.name)"])
+            } catch {
+                kubeRetryAt = Date() + 2
+                throw error
+            }
+        }
+    }
+
+    /// Updates EgressNAT statuses in the background (one write per object at a time).
+    func writeEgressStatuses(_ kube: KubeSource, _ nats: [EgressNAT], _ statuses: [String: EgressNAT.Status]) {
+        for e in nats {
+            guard let desired = statuses[e.id], !statusWritesInFlight.contains(e.id),
+                  let st = StatusRecords.egressStatus(desired: desired, observed: e.status, now: Date()) else { continue }
+            statusWritesInFlight.insert(e.id)
+            Task { [unowned self] in
+                var problem: String?
+                do { try await kube.writeStatus(of: e, st) } catch { problem = "\(error)" }
+                let failure = problem
+                queue.async { [unowned self] in
+                    statusWritesInFlight.remove(e.id)
+                    if let failure {
+                        log.warning("cannot write EgressNAT status; will retry", metadata: ["egressnat": "\(e.id)", "error": "\(failure)"])
+                        kubeRetryAt = Date() + 2
+                    }
+                }
+            }
+        }
+    }
+
+    /// Runs async work from the daemon's queue and waits for it.
+    func blocking<T: Sendable>(_ op: @escaping @Sendable () async throws -> T) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result: Result<T, any Error>?
+        Task {
+            do { result = .success(try await op()) } catch { result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        return try result!.get()
     }
 
     // MARK: garbage collection
@@ -272,6 +371,7 @@ final class Daemon: @unchecked Sendable {
     func shutdown(signal sig: Int32) {
         log.info("shutting down", metadata: ["signal": "\(sig)", "datapath": "\(config.detachOnExit ? "detached" : "left running")"])
         try? JSONFile.write(state, to: statePath)
+        if let kube { try? blocking { await kube.stop() } }
         if config.detachOnExit {
             datapath.teardown()
             status.interfaces = []

@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import XDPNatKube
 import XDPNatDatapath
 import XDPNatModel
 import Yams
@@ -6,8 +8,26 @@ import Yams
 /// Every setting of the daemon. Sources, lowest precedence first: built-in
 /// defaults, the config file (`--config`), command-line flags.
 struct DaemonConfig: Codable, Sendable {
+    /// Where resources come from.
+    enum Source: String, Codable, Sendable, CaseIterable {
+        /// A directory of manifests (the default).
+        case directory
+        /// The Kubernetes API (list/watch, status, Lease).
+        case kubernetes
+    }
+    var source = Source.directory
     /// Directory of NATPool / EgressNAT / Pod / Namespace manifests.
     var manifests = "/etc/xdpnat/manifests"
+    /// Kubernetes mode: a kubeconfig file (nil: in-cluster service account).
+    var kubeconfig: String?
+    /// Kubernetes mode: the kubeconfig context (nil: its current-context).
+    var kubeContext: String?
+    /// Kubernetes mode: this daemon's name in the Lease (nil: $NODE_NAME, else the host name).
+    var identity: String?
+    /// Kubernetes mode: namespace of the allocation Lease (nil: the service account's or context's namespace).
+    var leaseNamespace: String?
+    /// Kubernetes mode: seconds a Lease holder may go silent before another daemon takes over.
+    var leaseDuration = 15.0
     /// Where allocations (allocations.json) and status (status.json) are kept.
     var stateDir = "/var/lib/xdpnat"
     /// bpffs directory for pinned maps and links.
@@ -66,12 +86,15 @@ struct DaemonConfig: Codable, Sendable {
 
     /// The config file's shape: every key optional, unknown keys rejected.
     struct Partial: Decodable {
+        var source: Source?, kubeconfig: String?, kubeContext: String?, identity: String?, leaseNamespace: String?
+        var leaseDuration: Double?
         var manifests: String?, stateDir: String?, pinDir: String?, interfaces: [String]?, xdpMode: XDPMode?
         var ctFlows: Int?, bindings: Int?, metricsAddress: String?, gcInterval: Double?, gracePeriod: Double?
         var reloadInterval: Double?, events: Bool?, detachOnExit: Bool?, logLevel: String?
         var timeouts: ConntrackTimeouts.Partial?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
+            case source, kubeconfig, kubeContext, identity, leaseNamespace, leaseDuration
             case manifests, stateDir, pinDir, interfaces, xdpMode, ctFlows, bindings, metricsAddress, gcInterval
             case gracePeriod, reloadInterval, events, detachOnExit, logLevel, timeouts
         }
@@ -82,6 +105,12 @@ struct DaemonConfig: Codable, Sendable {
                 throw DecodingError.dataCorrupted(.init(codingPath: [k], debugDescription: "unknown setting (known: \(CodingKeys.allCases.map(\.rawValue).joined(separator: ", ")))"))
             }
             let k = try decoder.container(keyedBy: CodingKeys.self)
+            source = try k.decodeIfPresent(Source.self, forKey: .source)
+            kubeconfig = try k.decodeIfPresent(String.self, forKey: .kubeconfig)
+            kubeContext = try k.decodeIfPresent(String.self, forKey: .kubeContext)
+            identity = try k.decodeIfPresent(String.self, forKey: .identity)
+            leaseNamespace = try k.decodeIfPresent(String.self, forKey: .leaseNamespace)
+            leaseDuration = try k.decodeIfPresent(Double.self, forKey: .leaseDuration)
             manifests = try k.decodeIfPresent(String.self, forKey: .manifests)
             stateDir = try k.decodeIfPresent(String.self, forKey: .stateDir)
             pinDir = try k.decodeIfPresent(String.self, forKey: .pinDir)
@@ -101,6 +130,12 @@ struct DaemonConfig: Codable, Sendable {
 
         func applied(to base: DaemonConfig) -> DaemonConfig {
             var c = base
+            if let source { c.source = source }
+            if let kubeconfig { c.kubeconfig = kubeconfig }
+            if let kubeContext { c.kubeContext = kubeContext }
+            if let identity { c.identity = identity }
+            if let leaseNamespace { c.leaseNamespace = leaseNamespace }
+            if let leaseDuration { c.leaseDuration = leaseDuration }
             if let manifests { c.manifests = manifests }
             if let stateDir { c.stateDir = stateDir }
             if let pinDir { c.pinDir = pinDir }
@@ -127,6 +162,9 @@ struct DaemonConfig: Codable, Sendable {
         if !(1024...(1 << 26)).contains(ctFlows) { p.append("ctFlows must be between 1024 and 67108864, got \(ctFlows)") }
         if !(1024...(1 << 26)).contains(bindings) { p.append("bindings must be between 1024 and 67108864, got \(bindings)") }
         if gcInterval <= 0 { p.append("gcInterval must be positive") }
+        if source == .kubernetes && !(3...300).contains(leaseDuration) {
+            p.append("leaseDuration must be between 3 and 300 seconds, got \(leaseDuration)")
+        }
         if gracePeriod < 0 { p.append("gracePeriod must not be negative") }
         if reloadInterval <= 0 { p.append("reloadInterval must be positive") }
         if metricsAddress != "off" && MetricsServer.parse(metricsAddress) == nil {
@@ -160,5 +198,18 @@ extension ConntrackTimeouts {
             if let icmp { t.icmp = icmp }
             return t
         }
+    }
+}
+
+extension KubeSource {
+    /// The API source the configuration asks for: kubeconfig or in-cluster credentials.
+    static func make(config: DaemonConfig, log: Logger) throws -> KubeSource {
+        let kc = try config.kubeconfig.map { try KubeConfig.kubeconfig(path: $0, context: config.kubeContext) }
+            ?? KubeConfig.inCluster()
+        let env = ProcessInfo.processInfo.environment
+        let identity = config.identity ?? env["NODE_NAME"] ?? ProcessInfo.processInfo.hostName
+        var opts = KubeSource.Options(identity: identity, leaseNamespace: config.leaseNamespace ?? kc.namespace)
+        opts.leaseDuration = config.leaseDuration
+        return KubeSource(client: try KubeClient(config: kc), options: opts, log: log)
     }
 }

@@ -11,13 +11,14 @@ struct XDPNatd: ParsableCommand {
         abstract: "The xdpnat daemon: stable egress NAT for Kubernetes namespaces at XDP speed.",
         discussion: """
         Reads NATPool and EgressNAT resources (and the Pods and Namespaces they select) from a
-        directory of manifests, allocates NAT addresses and ports that never move, and programs
+        directory of manifests or from the Kubernetes API (--source kubernetes), allocates NAT addresses and ports that never move, and programs
         the XDP datapath on the given interfaces. Maps and links are pinned in bpffs, so the NAT
         keeps running, and keeps its flows, while the daemon restarts.
 
         Examples:
           xdpnatd run --interface eth1 --interface eth2 --manifests /etc/xdpnat/manifests
           xdpnatd run --config /etc/xdpnat/xdpnatd.yaml
+          xdpnatd run --source kubernetes --interface eth1      # in a pod: in-cluster service account
           xdpnatd cleanup
         """,
         subcommands: [Run.self, Cleanup.self],
@@ -26,14 +27,27 @@ struct XDPNatd: ParsableCommand {
 }
 
 extension XDPMode: ExpressibleByArgument {}
+extension DaemonConfig.Source: ExpressibleByArgument {}
 
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run the daemon (the default).")
 
     @Option(help: "YAML config file; flags override its settings.")
     var config: String?
+    @Option(help: "Where resources come from: directory or kubernetes (default directory).")
+    var source: DaemonConfig.Source?
     @Option(help: "Directory of manifests (default /etc/xdpnat/manifests).")
     var manifests: String?
+    @Option(help: "Kubernetes mode: kubeconfig file (default: the in-cluster service account).")
+    var kubeconfig: String?
+    @Option(help: "Kubernetes mode: kubeconfig context (default: its current-context).")
+    var kubeContext: String?
+    @Option(help: "Kubernetes mode: this daemon's Lease identity (default $NODE_NAME, else the host name).")
+    var identity: String?
+    @Option(help: "Kubernetes mode: namespace of the allocation Lease (default: the service account's namespace).")
+    var leaseNamespace: String?
+    @Option(help: "Kubernetes mode: seconds before a silent Lease holder is replaced (default 15).")
+    var leaseDuration: Double?
     @Option(help: "Directory for allocations.json and status.json (default /var/lib/xdpnat).")
     var stateDir: String?
     @Option(help: "bpffs directory for pinned maps and links (default /sys/fs/bpf/xdpnat).")
@@ -63,7 +77,13 @@ struct Run: ParsableCommand {
 
     func resolved() throws -> DaemonConfig {
         var c = try config.map(DaemonConfig.load(file:)) ?? DaemonConfig()
+        if let source { c.source = source }
         if let manifests { c.manifests = manifests }
+        if let kubeconfig { c.kubeconfig = kubeconfig }
+        if let kubeContext { c.kubeContext = kubeContext }
+        if let identity { c.identity = identity }
+        if let leaseNamespace { c.leaseNamespace = leaseNamespace }
+        if let leaseDuration { c.leaseDuration = leaseDuration }
         if let stateDir { c.stateDir = stateDir }
         if let pinDir { c.pinDir = pinDir }
         if !interfaces.isEmpty { c.interfaces = interfaces }
