@@ -2,7 +2,7 @@
 # Installs what xdpnat needs on Debian 12 (as root), skipping what is present.
 set -euo pipefail
 pkgs=(libbpf-dev libxdp-dev libelf-dev zlib1g-dev pkg-config bpftool iproute2 ethtool
-      iputils-ping python3 python3-pip nftables iptables curl)
+      iputils-ping python3 python3-pip nftables iptables curl openssl)
 pkgs+=("$@")
 missing=()
 for p in "${pkgs[@]}"; do

@@ -10,4 +10,4 @@ python3 -m pip install -q -r Tests/requirements.txt 2>/dev/null \
   || python3 -m pip install -q --break-system-packages -r Tests/requirements.txt
 swift build --build-tests
 swift test --skip-build "$@"
-python3 -m pytest -q Tests/crd
+python3 -m pytest -q Tests/crd Tests/deploy

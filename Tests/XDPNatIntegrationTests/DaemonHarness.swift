@@ -83,9 +83,10 @@ final class DaemonHarness: @unchecked Sendable {
     func status() -> DaemonStatus? { try? JSONFile.read(DaemonStatus.self, from: "\(stateDir)/status.json") }
 
     /// Starts xdpnatd and waits until it has programmed the datapath.
-    func start(_ extra: [String] = []) throws {
+    /// `wrapper`: a command the daemon runs under (e.g. setpriv to limit its capabilities).
+    func start(_ extra: [String] = [], wrapper: [String] = []) throws {
         let before = status()?.startedAt
-        daemon = try Background(["ip", "netns", "exec", topo.gw.name, Binaries.daemon, "run",
+        daemon = try Background(["ip", "netns", "exec", topo.gw.name] + wrapper + [Binaries.daemon, "run",
                                  "--manifests", manifests, "--state-dir", stateDir, "--pin-dir", pinDir,
                                  "--interface", "gi", "--interface", "ge", "--gc-interval", "1",
                                  "--ct-flows", "65536", "--bindings", "65536"] + extra)

@@ -61,21 +61,24 @@ public enum Peers {
         threading.Thread(target=serve, args=(c, peer), daemon=True).start()
     """
 
-    /// Sends one request over `proto` (tcp|udp) to host:port and prints the answer.
+    /// Sends requests over `proto` (tcp|udp) to host:port and prints the answers; argv: proto host port [count [source]].
     public static let client = """
     import socket, sys, time
     proto, host, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
     n = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    src = (sys.argv[5], 0) if len(sys.argv) > 5 else None
     for i in range(n):
         for attempt in range(50):
             try:
                 if proto == "udp":
                     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                    if src:
+                        s.bind(src)
                     s.settimeout(0.2)
                     s.sendto(b"hello", (host, port))
                     print(s.recv(2048).decode(), flush=True)
                 else:
-                    s = socket.create_connection((host, port), timeout=2)
+                    s = socket.create_connection((host, port), timeout=2, source_address=src)
                     s.sendall(b"hello")
                     print(s.recv(2048).decode(), flush=True)
                 s.close()
