@@ -26,6 +26,17 @@ struct Status: ParsableCommand {
         out.line("Daemon:     \(alive ? "running" : "NOT running") (pid \(status.pid), started \(status.startedAt), status \(humanDuration(age)) old)")
         out.line("Manifests:  \(status.manifestDirectory) (\(status.reloads) reloads, last \(status.lastReload.map { "\($0)" } ?? "never"))")
         out.line("Pins:       \(status.pinDirectory)")
+        if let k = status.kubernetes {
+            let role = k.leader ? "allocating (holds Lease \(k.lease))" : "following (Lease \(k.lease) held by \(k.leaseHolder.isEmpty ? "nobody" : k.leaseHolder))"
+            out.line("Kubernetes: \(k.server) as \(k.identity), \(role)")
+            for i in k.informers {
+                let err = i.lastError.map { ", last error: \($0)" } ?? ""
+                out.line("  \(i.resource): \(i.synced ? "synced" : "NOT synced"), \(i.objects) objects at version \(i.resourceVersion), \(i.lists) lists, \(i.events) events, \(i.expired) relists after 410, \(i.errors) errors\(err)")
+            }
+            if k.statusWriteErrors > 0 {
+                out.line("  status writes failed \(k.statusWriteErrors) times, last: \(k.lastStatusWriteError ?? "?")")
+            }
+        }
         for i in status.interfaces {
             let pinned = FileManager.default.fileExists(atPath: "\(status.pinDirectory)/link_\(i.name.replacingOccurrences(of: ".", with: "_"))")
             out.line("Interface:  \(i.name) (ifindex \(i.ifindex)) XDP \(i.mode), program \(i.programID)\(pinned ? "" : " — link pin missing!")")

@@ -68,6 +68,8 @@ final class Daemon: @unchecked Sendable {
             state = saved
             log.info("restored allocations", metadata: ["allocations": "\(saved.allocations.count)", "file": "\(statePath)"])
         }
+        // credentials first: a bad kubeconfig must not leave a datapath attached
+        if config.source == .kubernetes { kube = try KubeSource.make(config: config, log: log) }
         var opts = DatapathManager.Options()
         opts.pinDirectory = config.pinDir
         opts.interfaces = config.interfaces
@@ -90,9 +92,7 @@ final class Daemon: @unchecked Sendable {
         }
         try? datapath.maps.bumpFibGeneration()
 
-        if config.source == .kubernetes {
-            let source = try KubeSource.make(config: config, log: log)
-            kube = source
+        if let source = kube {
             status.manifestDirectory = "kubernetes \(source.client.config.server)"
             log.info("reading resources from the Kubernetes API", metadata: [
                 "server": "\(source.client.config.server)", "identity": "\(source.options.identity)",

@@ -28,6 +28,8 @@ struct DaemonConfig: Codable, Sendable {
     var leaseNamespace: String?
     /// Kubernetes mode: seconds a Lease holder may go silent before another daemon takes over.
     var leaseDuration = 15.0
+    /// Kubernetes mode: objects per list page (`limit`).
+    var kubePageSize = 500
     /// Where allocations (allocations.json) and status (status.json) are kept.
     var stateDir = "/var/lib/xdpnat"
     /// bpffs directory for pinned maps and links.
@@ -87,14 +89,14 @@ struct DaemonConfig: Codable, Sendable {
     /// The config file's shape: every key optional, unknown keys rejected.
     struct Partial: Decodable {
         var source: Source?, kubeconfig: String?, kubeContext: String?, identity: String?, leaseNamespace: String?
-        var leaseDuration: Double?
+        var leaseDuration: Double?, kubePageSize: Int?
         var manifests: String?, stateDir: String?, pinDir: String?, interfaces: [String]?, xdpMode: XDPMode?
         var ctFlows: Int?, bindings: Int?, metricsAddress: String?, gcInterval: Double?, gracePeriod: Double?
         var reloadInterval: Double?, events: Bool?, detachOnExit: Bool?, logLevel: String?
         var timeouts: ConntrackTimeouts.Partial?
 
         enum CodingKeys: String, CodingKey, CaseIterable {
-            case source, kubeconfig, kubeContext, identity, leaseNamespace, leaseDuration
+            case source, kubeconfig, kubeContext, identity, leaseNamespace, leaseDuration, kubePageSize
             case manifests, stateDir, pinDir, interfaces, xdpMode, ctFlows, bindings, metricsAddress, gcInterval
             case gracePeriod, reloadInterval, events, detachOnExit, logLevel, timeouts
         }
@@ -111,6 +113,7 @@ struct DaemonConfig: Codable, Sendable {
             identity = try k.decodeIfPresent(String.self, forKey: .identity)
             leaseNamespace = try k.decodeIfPresent(String.self, forKey: .leaseNamespace)
             leaseDuration = try k.decodeIfPresent(Double.self, forKey: .leaseDuration)
+            kubePageSize = try k.decodeIfPresent(Int.self, forKey: .kubePageSize)
             manifests = try k.decodeIfPresent(String.self, forKey: .manifests)
             stateDir = try k.decodeIfPresent(String.self, forKey: .stateDir)
             pinDir = try k.decodeIfPresent(String.self, forKey: .pinDir)
@@ -136,6 +139,7 @@ struct DaemonConfig: Codable, Sendable {
             if let identity { c.identity = identity }
             if let leaseNamespace { c.leaseNamespace = leaseNamespace }
             if let leaseDuration { c.leaseDuration = leaseDuration }
+            if let kubePageSize { c.kubePageSize = kubePageSize }
             if let manifests { c.manifests = manifests }
             if let stateDir { c.stateDir = stateDir }
             if let pinDir { c.pinDir = pinDir }
@@ -165,6 +169,7 @@ struct DaemonConfig: Codable, Sendable {
         if source == .kubernetes && !(3...300).contains(leaseDuration) {
             p.append("leaseDuration must be between 3 and 300 seconds, got \(leaseDuration)")
         }
+        if !(1...10_000).contains(kubePageSize) { p.append("kubePageSize must be between 1 and 10000, got \(kubePageSize)") }
         if gracePeriod < 0 { p.append("gracePeriod must not be negative") }
         if reloadInterval <= 0 { p.append("reloadInterval must be positive") }
         if metricsAddress != "off" && MetricsServer.parse(metricsAddress) == nil {
@@ -210,6 +215,7 @@ extension KubeSource {
         let identity = config.identity ?? env["NODE_NAME"] ?? ProcessInfo.processInfo.hostName
         var opts = KubeSource.Options(identity: identity, leaseNamespace: config.leaseNamespace ?? kc.namespace)
         opts.leaseDuration = config.leaseDuration
+        opts.pageSize = config.kubePageSize
         return KubeSource(client: try KubeClient(config: kc), options: opts, log: log)
     }
 }

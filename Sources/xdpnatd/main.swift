@@ -48,6 +48,8 @@ struct Run: ParsableCommand {
     var leaseNamespace: String?
     @Option(help: "Kubernetes mode: seconds before a silent Lease holder is replaced (default 15).")
     var leaseDuration: Double?
+    @Option(help: "Kubernetes mode: objects per list page (default 500).")
+    var kubePageSize: Int?
     @Option(help: "Directory for allocations.json and status.json (default /var/lib/xdpnat).")
     var stateDir: String?
     @Option(help: "bpffs directory for pinned maps and links (default /sys/fs/bpf/xdpnat).")
@@ -84,6 +86,7 @@ struct Run: ParsableCommand {
         if let identity { c.identity = identity }
         if let leaseNamespace { c.leaseNamespace = leaseNamespace }
         if let leaseDuration { c.leaseDuration = leaseDuration }
+        if let kubePageSize { c.kubePageSize = kubePageSize }
         if let stateDir { c.stateDir = stateDir }
         if let pinDir { c.pinDir = pinDir }
         if !interfaces.isEmpty { c.interfaces = interfaces }

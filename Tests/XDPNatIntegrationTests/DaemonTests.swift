@@ -149,5 +149,12 @@ struct DaemonTests {
         defer { unlink(cfg) }
         let (c3, o3) = run(["--config", cfg])
         #expect(c3 != 0 && o3.contains("ctFlow") && o3.contains("unknown setting"), "\(o3)")
+        // Kubernetes mode: credentials are checked before anything is attached
+        let (c4, o4) = run(["--interface", "xnt-absent0", "--source", "k8s"])
+        #expect(c4 != 0 && o4.contains("--source") && o4.contains("kubernetes"), "\(o4)")
+        let (c5, o5) = run(["--interface", "xnt-absent0", "--source", "kubernetes", "--kubeconfig", "/nonexistent/kubeconfig"])
+        #expect(c5 != 0 && o5.contains("kubeconfig /nonexistent/kubeconfig: cannot be read"), "\(o5)")
+        let (c6, o6) = run(["--interface", "xnt-absent0", "--source", "kubernetes", "--lease-duration", "1"])
+        #expect(c6 != 0 && o6.contains("leaseDuration must be between 3 and 300"), "\(o6)")
     }
 }

@@ -72,6 +72,9 @@ struct KubernetesModeTests {
         #expect(reqs.contains { $0.hasPrefix("POST /apis/coordination.k8s.io/v1/namespaces/xdpnat-system/leases") })
         let lease = try #require(try api.object("Lease", "xdpnat-allocator", namespace: "xdpnat-system"))
         #expect((lease["spec"] as? [String: Any])?["holderIdentity"] as? String == "node-1")
+        let shown = try h.cli("status")
+        #expect(shown.contains("Kubernetes: https://198.18.250.1:6443 as node-1, allocating"), "\(shown)")
+        #expect(shown.contains("pods: synced"), "\(shown)")
     }
 
     @Test func expiredWatchRelistsAndAnOutageBacksOffWhileTheDatapathKeepsWorking() throws {
@@ -212,12 +215,15 @@ struct ModeParityTests {
         let h = try DaemonHarness()
         defer { h.close() }
         try api.join(h.topo.gw)
-        try h.start(api.daemonArgs(identity: "node-1"))
+        // pages of one object: lists follow `continue` across pages
+        try h.start(api.daemonArgs(identity: "node-1") + ["--kube-page-size", "1"])
         try waitUntil("programmed") { h.status()?.policies.count == expected.plan.policies.count }
         let st = try #require(h.status())
         #expect(st.policies == expected.plan.policies.values.sorted { $0.id < $1.id })
         #expect(st.sources.map(\.cidr) == expected.plan.sources.keys.sorted().map(\.description))
         #expect(st.egressNATs == expected.statuses)
         #expect(st.allocations.map { $0.units } == expected.state.allocations.map { $0.units })
+        let pageRequests = try api.requests().filter { $0.contains("limit=1") && $0.contains("continue=") }
+        #expect(!pageRequests.isEmpty, "lists were paged")
     }
 }
