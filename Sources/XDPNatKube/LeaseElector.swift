@@ -65,7 +65,8 @@ public final class LeaseElector: Sendable {
         public init(leaseDuration: Double = 15) {
             self.leaseDuration = leaseDuration
             renewDeadline = leaseDuration * 2 / 3
-            retryPeriod = max(0.2, leaseDuration / 7.5)
+            // client-go's 15/10/2 s, scaled down for short leases (tests), never above 2 s
+            retryPeriod = min(2, max(0.2, leaseDuration / 7.5))
         }
     }
 
@@ -193,7 +194,13 @@ public final class LeaseElector: Sendable {
         lease.spec?.holderIdentity = ""
         lease.spec?.leaseDurationSeconds = 1
         lease.spec?.renewTime = Lease.microTime(Date())
-        _ = try? await client.send(.PUT, path, body: try JSONEncoder().encode(lease), timeout: .seconds(3))
+        do {
+            _ = try await client.send(.PUT, path, body: try JSONEncoder().encode(lease), timeout: .seconds(3))
+            log.notice("released lease", metadata: ["lease": "\(namespace)/\(name)"])
+        } catch {
+            log.warning("could not release lease; another daemon takes over when it expires",
+                        metadata: ["lease": "\(namespace)/\(name)", "error": "\(error)"])
+        }
         state.withLock { $0.leader = false }
     }
 }

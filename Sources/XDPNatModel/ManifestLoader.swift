@@ -5,24 +5,54 @@ import Yams
 /// into resources, collecting an error for every document that cannot be used
 /// without losing the documents that can.
 public enum ManifestLoader {
-    public struct Result: Sendable {
+    public struct Result: Sendable, Hashable {
         public var resources = ResourceSet()
         public var errors: [ManifestError] = []
     }
 
     /// Loads every `*.yaml`, `*.yml` and `*.json` file of a directory (not recursive), in name order.
-    public static func load(directory: String) -> Result {
+    /// With a `cache`, a file whose size, modification time and inode are unchanged is not parsed again.
+    public static func load(directory: String, cache: Cache? = nil) -> Result {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: directory) else {
             return Result(errors: [ManifestError(file: directory, document: 0, message: "cannot read directory")])
         }
         var result = Result()
+        var seen = Set<String>()
         for name in names.sorted() where [".yaml", ".yml", ".json"].contains(where: name.hasSuffix) && !name.hasPrefix(".") {
-            let r = load(file: (directory as NSString).appendingPathComponent(name))
+            let path = (directory as NSString).appendingPathComponent(name)
+            seen.insert(path)
+            let r: Result
+            if let cache, let stamp = Cache.stamp(path) {
+                if let hit = cache.files[path], hit.stamp == stamp {
+                    r = hit.result
+                    cache.hits += 1
+                } else {
+                    r = load(file: path)
+                    cache.files[path] = (stamp, r)
+                }
+            } else {
+                r = load(file: path)
+            }
             result.resources.merge(r.resources)
             result.errors += r.errors
         }
+        cache?.files = cache?.files.filter { seen.contains($0.key) } ?? [:]
         return result
+    }
+
+    /// Parsed files by path, with the stat fields that tell whether a file changed.
+    public final class Cache: @unchecked Sendable {
+        var files: [String: (stamp: String, result: Result)] = [:]
+        /// Files served from the cache (for tests and logs).
+        public internal(set) var hits = 0
+        public init() {}
+
+        static func stamp(_ path: String) -> String? {
+            var st = stat()
+            guard stat(path, &st) == 0 else { return nil }
+            return "\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec):\(st.st_ino):\(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
+        }
     }
 
     /// Loads one file, or a directory if the path is one.

@@ -36,6 +36,8 @@ final class Daemon: @unchecked Sendable {
     var kubeLastResync = Date()
     var kubeWaiting = false
     var statusWritesInFlight = Set<String>()
+    /// Parsed manifest files: a change re-parses only the files that changed.
+    let manifestCache = ManifestLoader.Cache()
 
     // daemon-side metrics, through swift-metrics (bootstrapped before the daemon is made)
     let reloads = Counter(label: "xdpnat_config_reloads_total")
@@ -181,7 +183,7 @@ final class Daemon: @unchecked Sendable {
             errors = snap.errors + v.errors
             current = v.valid
         } else if FileManager.default.fileExists(atPath: config.manifests) {
-            let loaded = ManifestLoader.load(directory: config.manifests)
+            let loaded = ManifestLoader.load(directory: config.manifests, cache: manifestCache)
             let v = Validator.validate(loaded.resources)
             errors = loaded.errors + v.errors
             current = v.valid
@@ -356,6 +358,17 @@ final class Daemon: @unchecked Sendable {
         for a in status.allocations {
             let ports = a.units.reduce(0) { $0 + $1.ports.count }
             gauge("xdpnat_namespace_nat_ports", [("namespace", a.namespace), ("pool", a.pool)], Double(ports))
+        }
+        if let kube {
+            let k = kube.status()
+            gauge("xdpnat_kubernetes_leader", [], k.leader ? 1 : 0)
+            gauge("xdpnat_kubernetes_status_write_errors", [], Double(k.statusWriteErrors))
+            for i in k.informers {
+                gauge("xdpnat_kubernetes_synced", [("resource", i.resource)], i.synced ? 1 : 0)
+                gauge("xdpnat_kubernetes_watch_events", [("resource", i.resource)], Double(i.events))
+                gauge("xdpnat_kubernetes_relists_expired", [("resource", i.resource)], Double(i.expired))
+                gauge("xdpnat_kubernetes_request_errors", [("resource", i.resource)], Double(i.errors))
+            }
         }
         for (id, st) in status.egressNATs {
             let ready = st.conditions?.first { $0.type == "Ready" }

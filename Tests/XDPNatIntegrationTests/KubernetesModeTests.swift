@@ -171,6 +171,28 @@ struct KubernetesModeTests {
         #expect(b.status()?.natIP(of: "team-a") == "198.18.100.1", "existing allocation untouched")
     }
 
+    @Test func aLeaderStoppedWithSIGTERMReleasesTheLeaseAtOnce() throws {
+        let api = try KubeAPIHarness()
+        defer { api.close() }
+        try api.apply(KubeAPIHarness.pool(), KubeAPIHarness.pod("team-a", "api-0", ip: "198.18.1.2"), KubeAPIHarness.egress("team-a"))
+        let a = try DaemonHarness(), b = try DaemonHarness()
+        defer { a.close(); b.close() }
+        try api.join(a.topo.gw)
+        try api.join(b.topo.gw)
+        // a lease of 5 minutes: node-b can only lead within the wait below if node-a gives it up
+        try a.start(api.daemonArgs(identity: "node-a", leaseDuration: 300))
+        try waitUntil("node-a leads") { a.status()?.kubernetes?.leader == true }
+        try b.start(api.daemonArgs(identity: "node-b", leaseDuration: 300))
+        try waitUntil("node-b follows") { b.status()?.kubernetes?.leaseHolder == "node-a" }
+        let log = a.log()  // SIGTERM
+        #expect(log.contains("released lease"), "\(log)")
+        try waitUntil("node-b leads") { b.status()?.kubernetes?.leader == true }
+        try api.apply(KubeAPIHarness.egress("team-b"))
+        try waitUntil("node-b allocates") { b.status()?.natIP(of: "team-b") == "198.18.100.2" }
+        // node-a left its datapath running (the default), still translating with the allocation it had
+        #expect(a.status()?.natIP(of: "team-a") == "198.18.100.1")
+    }
+
     @Test func anUndecodableObjectIsReportedAndItsLastGoodVersionStays() throws {
         let api = try KubeAPIHarness()
         defer { api.close() }
