@@ -28,7 +28,7 @@ struct DeployTests {
 
         let api = try KubeAPIHarness()
         defer { api.close() }
-        try api.apply(KubeAPIHarness.pool(), KubeAPIHarness.pod("team-a", "api-0", ip: "198.18.1.2"), KubeAPIHarness.egress("team-a"))
+        try api.applyTeamA()
         let h = try DaemonHarness()
         defer { h.close() }
         try api.join(h.topo.gw)

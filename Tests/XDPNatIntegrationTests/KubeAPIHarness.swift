@@ -78,6 +78,25 @@ final class KubeAPIHarness: @unchecked Sendable {
         try ns.exec("ip", "link", "set", port, "up")
     }
 
+    /// The usual cluster: pool `tenants`, pod team-a/api-0 at 198.18.1.2, EgressNAT team-a/partners.
+    func applyTeamA() throws {
+        try apply(Self.pool(), Self.pod("team-a", "api-0", ip: "198.18.1.2"), Self.egress("team-a"))
+    }
+
+    /// A gateway joined to this server, with xdpnatd running in Kubernetes mode.
+    func daemon(_ identity: String = "node-1", leaseDuration: Int = 3, extra: [String] = [],
+                wrapper: [String] = []) throws -> DaemonHarness {
+        let h = try DaemonHarness()
+        do {
+            try join(h.topo.gw)
+            try h.start(extra + daemonArgs(identity: identity, leaseDuration: leaseDuration), wrapper: wrapper)
+        } catch {
+            h.close()
+            throw error
+        }
+        return h
+    }
+
     /// Daemon flags for Kubernetes mode against this server.
     func daemonArgs(identity: String, leaseDuration: Int = 3) -> [String] {
         ["--source", "kubernetes", "--kubeconfig", kubeconfig, "--identity", identity,

@@ -27,10 +27,8 @@ struct KubernetesModeTests {
         defer { api.close() }
         try api.apply(KubeAPIHarness.pool(), KubeAPIHarness.namespace("team-a"),
                       KubeAPIHarness.pod("team-a", "api-0", ip: "198.18.1.2"), KubeAPIHarness.egress("team-a"))
-        let h = try DaemonHarness()
+        let h = try api.daemon("node-1")
         defer { h.close() }
-        try api.join(h.topo.gw)
-        try h.start(api.daemonArgs(identity: "node-1"))
         let srv = try echo(h)
         defer { _ = srv.stop() }
 
@@ -80,11 +78,9 @@ struct KubernetesModeTests {
     @Test func expiredWatchRelistsAndAnOutageBacksOffWhileTheDatapathKeepsWorking() throws {
         let api = try KubeAPIHarness()
         defer { api.close() }
-        try api.apply(KubeAPIHarness.pool(), KubeAPIHarness.pod("team-a", "api-0", ip: "198.18.1.2"), KubeAPIHarness.egress("team-a"))
-        let h = try DaemonHarness()
+        try api.applyTeamA()
+        let h = try api.daemon("node-1")
         defer { h.close() }
-        try api.join(h.topo.gw)
-        try h.start(api.daemonArgs(identity: "node-1"))
         let srv = try echo(h)
         defer { _ = srv.stop() }
         try waitUntil("programmed") { self.sources(h).contains("198.18.1.2/32") }
@@ -115,10 +111,8 @@ struct KubernetesModeTests {
         defer { api.close() }
         try api.apply(KubeAPIHarness.pool(), KubeAPIHarness.pod("team-a", "api-0", ip: "198.18.1.2"), KubeAPIHarness.egress("team-b"))
         do {
-            let h = try DaemonHarness()
+            let h = try api.daemon("node-1")
             defer { h.close() }
-            try api.join(h.topo.gw)
-            try h.start(api.daemonArgs(identity: "node-1"))
             try waitUntil("team-b allocated") { h.status()?.natIP(of: "team-b") == "198.18.100.1" }
             try api.apply(KubeAPIHarness.egress("team-a"))
             try waitUntil("team-a allocated") { h.status()?.natIP(of: "team-a") == "198.18.100.2" }
@@ -126,10 +120,8 @@ struct KubernetesModeTests {
         }  // the node is gone: its pins, state directory and namespaces are deleted
 
         // a new node with empty local state: a fresh allocator would give team-a the first address
-        let h2 = try DaemonHarness()
+        let h2 = try api.daemon("node-2")
         defer { h2.close() }
-        try api.join(h2.topo.gw)
-        try h2.start(api.daemonArgs(identity: "node-2"))
         try waitUntil("new node programmed", seconds: 30) { h2.status()?.natIP(of: "team-a") != nil }
         #expect(h2.status()?.natIP(of: "team-a") == "198.18.100.2")
         #expect(h2.status()?.natIP(of: "team-b") == "198.18.100.1")
@@ -141,14 +133,12 @@ struct KubernetesModeTests {
     @Test func onlyTheLeaseHolderAllocatesAndAnotherTakesOverWhenItDies() throws {
         let api = try KubeAPIHarness()
         defer { api.close() }
-        try api.apply(KubeAPIHarness.pool(), KubeAPIHarness.pod("team-a", "api-0", ip: "198.18.1.2"), KubeAPIHarness.egress("team-a"))
-        let a = try DaemonHarness(), b = try DaemonHarness()
-        defer { a.close(); b.close() }
-        try api.join(a.topo.gw)
-        try api.join(b.topo.gw)
-        try a.start(api.daemonArgs(identity: "node-a"))
+        try api.applyTeamA()
+        let a = try api.daemon("node-a")
+        defer { a.close() }
         try waitUntil("node-a leads") { a.status()?.kubernetes?.leader == true }
-        try b.start(api.daemonArgs(identity: "node-b"))
+        let b = try api.daemon("node-b")
+        defer { b.close() }
         // both program the datapath; only one allocates
         try waitUntil("both programmed") { a.status()?.natIP(of: "team-a") != nil && b.status()?.natIP(of: "team-a") != nil }
         #expect(a.status()?.natIP(of: "team-a") == b.status()?.natIP(of: "team-a"))
@@ -174,15 +164,13 @@ struct KubernetesModeTests {
     @Test func aLeaderStoppedWithSIGTERMReleasesTheLeaseAtOnce() throws {
         let api = try KubeAPIHarness()
         defer { api.close() }
-        try api.apply(KubeAPIHarness.pool(), KubeAPIHarness.pod("team-a", "api-0", ip: "198.18.1.2"), KubeAPIHarness.egress("team-a"))
-        let a = try DaemonHarness(), b = try DaemonHarness()
-        defer { a.close(); b.close() }
-        try api.join(a.topo.gw)
-        try api.join(b.topo.gw)
+        try api.applyTeamA()
         // a lease of 5 minutes: node-b can only lead within the wait below if node-a gives it up
-        try a.start(api.daemonArgs(identity: "node-a", leaseDuration: 300))
+        let a = try api.daemon("node-a", leaseDuration: 300)
+        defer { a.close() }
         try waitUntil("node-a leads") { a.status()?.kubernetes?.leader == true }
-        try b.start(api.daemonArgs(identity: "node-b", leaseDuration: 300))
+        let b = try api.daemon("node-b", leaseDuration: 300)
+        defer { b.close() }
         try waitUntil("node-b follows") { b.status()?.kubernetes?.leaseHolder == "node-a" }
         let log = a.log()  // SIGTERM
         #expect(log.contains("released lease"), "\(log)")
@@ -196,11 +184,9 @@ struct KubernetesModeTests {
     @Test func anUndecodableObjectIsReportedAndItsLastGoodVersionStays() throws {
         let api = try KubeAPIHarness()
         defer { api.close() }
-        try api.apply(KubeAPIHarness.pool(), KubeAPIHarness.pod("team-a", "api-0", ip: "198.18.1.2"), KubeAPIHarness.egress("team-a"))
-        let h = try DaemonHarness()
+        try api.applyTeamA()
+        let h = try api.daemon("node-1")
         defer { h.close() }
-        try api.join(h.topo.gw)
-        try h.start(api.daemonArgs(identity: "node-1"))
         try waitUntil("programmed") { h.status()?.natIP(of: "team-a") == "198.18.100.1" }
         // a pool the CRD schema would reject, as a misconfigured or older API server might still hold it
         try api.apply(#"{"apiVersion":"xdpnat.io/v1alpha1","kind":"NATPool","metadata":{"name":"tenants"},"spec":{"addresses":"198.18.100.9"}}"#)
@@ -234,11 +220,9 @@ struct ModeParityTests {
         let objects = try rs.pools.map(json) + rs.namespaces.map(json) + rs.pods.map(json) + rs.egressNATs.map(json)
         try api.control("POST", "/_test/objects", "[" + objects.joined(separator: ",") + "]")
 
-        let h = try DaemonHarness()
-        defer { h.close() }
-        try api.join(h.topo.gw)
         // pages of one object: lists follow `continue` across pages
-        try h.start(api.daemonArgs(identity: "node-1") + ["--kube-page-size", "1"])
+        let h = try api.daemon(extra: ["--kube-page-size", "1"])
+        defer { h.close() }
         try waitUntil("programmed") { h.status()?.policies.count == expected.plan.policies.count }
         let st = try #require(h.status())
         #expect(st.policies == expected.plan.policies.values.sorted { $0.id < $1.id })
