@@ -168,9 +168,15 @@ final class Daemon: @unchecked Sendable {
             return
         }
         let fp = currentFingerprint()
-        guard force || fp != fingerprint else { return }
+        guard force || fp != fingerprint || graceExpired() else { return }
         fingerprint = fp
         reload()
+    }
+
+    /// An allocation whose grace period is over must be freed even when no manifest changes.
+    func graceExpired() -> Bool {
+        let now = Date()
+        return state.allocations.contains { a in a.releasedAt.map { now.timeIntervalSince($0) >= config.gracePeriod } ?? false }
     }
 
     func reload() {

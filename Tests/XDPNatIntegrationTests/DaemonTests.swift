@@ -137,6 +137,20 @@ struct DaemonTests {
         #expect(try client(h, "udp") == ["198.18.100.1"], "still translated")
     }
 
+    @Test func allocationIsFreedWhenItsGracePeriodEndsWithoutAnotherChange() throws {
+        let h = try DaemonHarness()
+        defer { h.close() }
+        try h.write("pools.yaml", DaemonHarness.pool)
+        try h.write("egress.yaml", DaemonHarness.egress())
+        try h.start(["--grace-period", "2"])
+        try waitUntil("allocated") { h.status()?.allocations.count == 1 }
+        try FileManager.default.removeItem(atPath: "\(h.manifests)/egress.yaml")
+        try waitUntil("released, draining") { h.status()?.allocations.first?.releasedAt != nil }
+        try waitUntil("freed once the grace period is over") { h.status()?.allocations.isEmpty == true }
+        #expect(h.status()?.pools.first?.usedUnits == 0)
+        #expect(h.log().contains("allocation released"))
+    }
+
     @Test func refusesToStartWithBadSettings() throws {
         try Privilege.check()
         func run(_ args: [String]) -> (Int32, String) { Shell.status([Binaries.daemon, "run"] + args) }
