@@ -4,7 +4,7 @@ import XDPNatModel
 import XDPNatTestSupport
 @testable import XDPNatKube
 
-/// Decoding of API answers recorded in the real API's shapes (Tests/kube/fixtures).
+/// Decoding of API answers in the real API's shapes (Tests/kube/fixtures).
 @Suite struct WireFormatTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("kube/fixtures")

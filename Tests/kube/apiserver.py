@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A stand-in Kubernetes API server for xdpnat's tests.
 
-It speaks the API's wire format for what xdpnatd uses, shaped after real
-kube-apiserver answers (see Tests/kube/fixtures/):
+It speaks the API's wire format for what xdpnatd uses, in the shapes
+kube-apiserver answers with (see Tests/kube/fixtures/):
   - list: `{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":..,"continue":..},"items":[..]}`
     with limit/continue paging; items carry no kind/apiVersion, as in the real API;
   - watch (?watch=1&resourceVersion=N&allowWatchBookmarks=true&timeoutSeconds=S): a chunked
