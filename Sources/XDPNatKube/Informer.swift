@@ -171,7 +171,14 @@ public final class Informer<T: KubeObject>: Sendable {
                 newVersion = v
                 log.error("API object cannot be read", metadata: ["resource": "\(T.resource)", "object": "\(key ?? "?")",
                                                                   "event": "\(type)", "problem": "\(problem)"])
-                if let key { state.withLock { $0.broken[key] = problem } }
+                // the object as the API now has it is unreadable: drop the older version we held, so
+                // that the daemon treats it as broken (its last good version stays in force there)
+                if let key {
+                    state.withLock {
+                        $0.objects[key] = nil
+                        $0.broken[key] = problem
+                    }
+                }
             case .error(let st):
                 throw KubeError(code: st.code ?? 500, reason: st.reason ?? "", message: st.message ?? "",
                                 request: "GET \(T.resource.collectionPath) (watch)")

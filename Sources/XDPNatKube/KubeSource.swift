@@ -107,13 +107,20 @@ public final class KubeSource: Sendable {
 
     /// Writes a NATPool's status (the allocation record). Throws when the API refused it;
     /// the caller must then not program allocations the API does not hold.
-    public func writeStatus(of pool: NATPool, _ status: NATPool.Status) async throws {
+    @discardableResult
+    public func writeStatus(of pool: NATPool, _ status: NATPool.Status) async throws -> NATPool {
         let body = try StatusRecords.statusPatch(status, observed: pool.status, resourceVersion: pool.metadata.resourceVersion)
         let path = NATPool.resource.path(namespace: nil, name: pool.metadata.name) + "/status"
         let data = try await recordingErrors {
             try await client.send(.PATCH, path, body: body, contentType: "application/merge-patch+json", timeout: .seconds(10))
         }
-        if let updated = try? JSONDecoder().decode(NATPool.self, from: data) { pools.upsert(updated) }
+        guard let updated = try? JSONDecoder().decode(NATPool.self, from: data) else {
+            var p = pool
+            p.status = status
+            return p
+        }
+        pools.upsert(updated)
+        return updated
     }
 
     /// Writes an EgressNAT's status.

@@ -159,6 +159,25 @@ public enum Allocator {
         return out
     }
 
+    /// `allocate`, except that the allocations of the `frozen` pools stay exactly as they are
+    /// and nothing new is drawn from them (a pool whose current version cannot be read).
+    public static func allocate(state old: AllocationState, pools: [NATPool], demands: [Demand], now: Date,
+                                grace: TimeInterval, frozen: Set<String>) -> Outcome {
+        guard !frozen.isEmpty else { return allocate(state: old, pools: pools, demands: demands, now: now, grace: grace) }
+        var rest = old
+        rest.allocations = old.allocations.filter { !frozen.contains($0.pool) }
+        var out = allocate(state: rest, pools: pools.filter { !frozen.contains($0.metadata.name) },
+                           demands: demands.filter { !frozen.contains($0.key.pool) }, now: now, grace: grace)
+        let held = old.allocations.filter { frozen.contains($0.pool) }
+        out.state.allocations = (out.state.allocations + held).sorted { $0.key < $1.key }
+        let have = Dictionary(held.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })
+        for d in demands where frozen.contains(d.key.pool) && d.count > 0 {
+            if let a = have[d.key], a.releasedAt == nil, a.units.count >= d.count { continue }
+            out.shortfalls[d.key] = "NATPool '\(d.key.pool)' cannot be read in its current version; its allocations are frozen until it is fixed"
+        }
+        return out
+    }
+
     /// Allocations exactly as `state` has them (another process allocates): demands
     /// they do not meet are reported, nothing is allocated, released or freed.
     public static func follow(state: AllocationState, demands: [Demand]) -> Outcome {

@@ -65,6 +65,8 @@ public struct DaemonStatus: Codable, Sendable {
     public var gc: GC?
     public var timeouts = ConntrackTimeouts()
     public var conntrackCapacity = 0
+    /// Why the last configuration could not be applied (nil: it was); the previous one stays in force.
+    public var lastApplyError: String?
     /// Set in Kubernetes mode: the API source's state.
     public var kubernetes: KubernetesStatus?
 

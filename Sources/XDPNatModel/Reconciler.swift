@@ -67,8 +67,10 @@ public enum Reconciler {
 
     /// `allocate` false: use the allocations in `state` as they are, make and free none
     /// (a Kubernetes daemon that does not hold the allocation Lease).
+    /// `frozen`: pools whose allocations must not change (their current version could not be read).
     public static func reconcile(_ rs: ResourceSet, state: AllocationState, now: Date = Date(),
-                                 grace: TimeInterval = defaultGrace, allocate: Bool = true) -> Result {
+                                 grace: TimeInterval = defaultGrace, allocate: Bool = true,
+                                 frozen: Set<String> = []) -> Result {
         let pools = rs.pools.sorted { $0.metadata.name < $1.metadata.name }
         let nats = rs.egressNATs.sorted { $0.id < $1.id }
         var statuses: [String: EgressNAT.Status] = [:]
@@ -99,7 +101,7 @@ public enum Reconciler {
             poolOf[e.id].map { Demand(namespace: e.namespace, pool: $0.metadata.name, count: e.addressCount) }
         }
         let alloc = allocate
-            ? Allocator.allocate(state: state, pools: pools, demands: demands, now: now, grace: grace)
+            ? Allocator.allocate(state: state, pools: pools, demands: demands, now: now, grace: grace, frozen: frozen)
             : Allocator.follow(state: state, demands: demands)
         var newState = alloc.state
         let allocations = Dictionary(alloc.state.allocations.map { ($0.key, $0) }, uniquingKeysWith: { a, _ in a })

@@ -48,6 +48,10 @@ struct Status: ParsableCommand {
         } else {
             out.line("Datapath:   no maps pinned under \(loc.pinDir)")
         }
+        if let e = status.lastApplyError {
+            out.line("")
+            out.line("The last configuration could not be applied; the previous one stays in force: \(e)")
+        }
         if !status.manifestErrors.isEmpty {
             out.line("")
             out.line("Manifest errors (the resources concerned keep their last good version):")

@@ -196,7 +196,7 @@ final class Daemon: @unchecked Sendable {
         } else {
             errors = [ManifestError(file: config.manifests, document: 0, message: "manifest directory does not exist")]
         }
-        let merged = LastGood.merge(previous: lastGood, current: current, errors: errors)
+        var merged = LastGood.merge(previous: lastGood, current: current, errors: errors)
         for e in errors { log.error("manifest rejected", metadata: ["error": "\(e)"]) }
         if !merged.kept.isEmpty {
             log.warning("keeping last good version", metadata: ["resources": "\(merged.kept.joined(separator: ", "))"])
@@ -205,15 +205,25 @@ final class Daemon: @unchecked Sendable {
         var base = state
         let leader = kube?.isLeader ?? true
         if kube != nil { base.allocations = StatusRecords.allocations(from: merged.resources.pools) }
-        let r = Reconciler.reconcile(merged.resources, state: base, now: Date(), grace: config.gracePeriod, allocate: leader)
+        // a pool kept at its last good version cannot have its status (the allocation record)
+        // written: its allocations stay as they are until it is readable again
+        let frozen = kube == nil ? [] : Set(merged.kept.filter { $0.hasPrefix("NATPool ") }.map { String($0.dropFirst(8)) })
+        let r = Reconciler.reconcile(merged.resources, state: base, now: Date(), grace: config.gracePeriod, allocate: leader,
+                                     frozen: frozen)
+        var applied = false
         do {
             // persist before programming: an address the datapath uses is recorded (API or disk) first
-            if let kube, leader { try writePoolStatuses(kube, merged.resources.pools, r) }
+            if let kube, leader {
+                // the API's answers replace the pools we hold, so the last good versions carry the record
+                merged.resources.pools = try writePoolStatuses(kube, merged.resources.pools, r, frozen: frozen)
+            }
             if r.state != state {
                 try JSONFile.write(r.state, to: statePath)
                 try AllocationHistory.append(AllocationHistory.diff(from: state, to: r.state, at: Date()), to: historyPath)
             }
             let changes = try applier.apply(r.plan)
+            applied = true
+            status.lastApplyError = nil
             state = r.state
             lastGood = merged.resources
             reloads.increment()
@@ -221,6 +231,7 @@ final class Daemon: @unchecked Sendable {
             for a in r.freed { log.info("allocation released", metadata: ["namespace": "\(a.namespace)", "pool": "\(a.pool)"]) }
         } catch {
             reloadFailures.increment()
+            status.lastApplyError = "\(error)"
             log.error("could not apply configuration; previous one stays in force", metadata: ["error": "\(error)"])
         }
         applyDuration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started.uptimeNanoseconds))
@@ -233,15 +244,18 @@ final class Daemon: @unchecked Sendable {
         status.lastReload = Date()
         status.reloads += 1
         status.manifestErrors = errors.map(\.description)
-        status.egressNATs = r.statuses
-        status.pools = r.pools
-        status.policies = r.plan.policies.values.sorted { $0.id < $1.id }
-        status.sources = r.plan.sources.sorted { $0.key < $1.key }.map {
-            DaemonStatus.Source(cidr: $0.key.description, policy: $0.value, owner: r.plan.sourceOwners[$0.key] ?? "")
+        // the status describes what is programmed: after a failed apply it keeps the previous plan
+        if applied {
+            status.egressNATs = r.statuses
+            status.pools = r.pools
+            status.policies = r.plan.policies.values.sorted { $0.id < $1.id }
+            status.sources = r.plan.sources.sorted { $0.key < $1.key }.map {
+                DaemonStatus.Source(cidr: $0.key.description, policy: $0.value, owner: r.plan.sourceOwners[$0.key] ?? "")
+            }
+            status.allocations = state.allocations
         }
-        status.allocations = state.allocations
         if let kube {
-            if leader { writeEgressStatuses(kube, merged.resources.egressNATs, r.statuses) }
+            if leader && applied { writeEgressStatuses(kube, merged.resources.egressNATs, r.statuses) }
             status.kubernetes = kube.status()
         }
         writeStatus()
@@ -251,18 +265,22 @@ final class Daemon: @unchecked Sendable {
 
     /// Records the allocations in the pools' statuses; waits for the API, since the
     /// datapath must not use an allocation the API does not hold.
-    func writePoolStatuses(_ kube: KubeSource, _ pools: [NATPool], _ r: Reconciler.Result) throws {
+    /// Returns the pools as the API now has them. Frozen pools (held at a last good version) are never written.
+    func writePoolStatuses(_ kube: KubeSource, _ pools: [NATPool], _ r: Reconciler.Result, frozen: Set<String>) throws -> [NATPool] {
+        var out: [NATPool] = []
         for p in pools {
+            out.append(p)
             let desired = StatusRecords.poolStatus(p.metadata.name, state: r.state, usage: r.pools.first { $0.name == p.metadata.name })
-            guard desired != p.status else { continue }
+            guard desired != p.status, !frozen.contains(p.metadata.name) else { continue }
             do {
-                try blocking { try await kube.writeStatus(of: p, desired) }
+                out[out.count - 1] = try blocking { try await kube.writeStatus(of: p, desired) }
                 log.info("allocations recorded in the API", metadata: ["natpool": "\(p.metadata.name)"])
             } catch {
                 kubeRetryAt = Date() + 2
                 throw error
             }
         }
+        return out
     }
 
     /// Updates EgressNAT statuses in the background (one write per object at a time).

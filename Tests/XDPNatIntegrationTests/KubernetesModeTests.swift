@@ -197,6 +197,18 @@ struct KubernetesModeTests {
         let srv = try echo(h)
         defer { _ = srv.stop() }
         #expect(try client(h) == ["198.18.100.1"])
+
+        // nothing new is drawn from the unreadable pool (its allocation record cannot be written) ...
+        try api.apply(KubeAPIHarness.egress("team-b"))
+        try waitUntil("team-b told why") {
+            h.status()?.egressNATs["team-b/partners"]?.conditions?.first?.message.contains("frozen") == true
+        }
+        #expect(h.status()?.natIP(of: "team-b") == nil)
+        #expect(h.status()?.kubernetes?.statusWriteErrors == 0, "no write with a stale version was tried")
+        // ... until it is fixed
+        try api.apply(KubeAPIHarness.pool())
+        try waitUntil("team-b allocated once the pool is readable") { h.status()?.natIP(of: "team-b") == "198.18.100.2" }
+        #expect(h.status()?.natIP(of: "team-a") == "198.18.100.1")
     }
 }
 

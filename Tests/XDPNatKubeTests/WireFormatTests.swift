@@ -210,3 +210,22 @@ import XDPNatTestSupport
         #expect(r.plan.natAddresses["198.18.100.1"] != nil)
     }
 }
+
+@Suite struct FrozenPoolTests {
+    @Test func aFrozenPoolKeepsItsAllocationsAndGivesNothingNew() {
+        let rs = FollowerReconcileTests.rs
+        var state = AllocationState()
+        let t = Date(timeIntervalSince1970: 1_800_000_000)
+        state.allocations = [Allocation(namespace: "team-a", pool: "tenants",
+                                        units: [AllocationUnit(address: "198.18.100.2", ports: .default)], allocatedAt: t,
+                                        releasedAt: t)]
+        let r = Reconciler.reconcile(rs, state: state, now: t + 10_000, grace: 0, frozen: ["tenants"])
+        // not freed although released long ago, not un-released, and team-b gets nothing
+        #expect(r.state.allocations == state.allocations)
+        #expect(r.freed.isEmpty)
+        #expect(r.statuses["team-b/e"]?.conditions?.first?.message.contains("frozen") == true)
+        // unfrozen, the same inputs allocate normally
+        let normal = Reconciler.reconcile(rs, state: state, now: t + 10_000, grace: 0)
+        #expect(normal.state.allocations.count == 2)
+    }
+}
