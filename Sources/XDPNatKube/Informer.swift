@@ -118,8 +118,7 @@ public final class Informer<T: KubeObject>: Sendable {
                 if let o = item.value {
                     objects[o.storeKey] = o
                 } else if let n = item.head?.metadata?.name {
-                    let key = T.resource.namespaced ? "\(item.head?.metadata?.namespace ?? "default")/\(n)" : n
-                    broken[key] = item.problem ?? "cannot be decoded"
+                    broken[T.resource.key(namespace: item.head?.metadata?.namespace, name: n)] = item.problem ?? "cannot be decoded"
                 }
             }
             version = page.metadata.resourceVersion ?? version

@@ -28,6 +28,10 @@ public struct ResourceKind: Sendable, Hashable, CustomStringConvertible {
         namespaced ? "\(prefix)/namespaces/\(namespace ?? "default")/\(plural)/\(name)" : "\(prefix)/\(plural)/\(name)"
     }
     public var description: String { group.isEmpty ? plural : "\(plural).\(group)" }
+    /// How objects of this kind are keyed: `namespace/name`, or `name` for cluster-scoped kinds.
+    public func key(namespace: String?, name: String) -> String {
+        namespaced ? "\(namespace ?? "default")/\(name)" : name
+    }
 
     public static let natPools = ResourceKind(group: XDPNatAPI.group, version: XDPNatAPI.version, plural: "natpools", namespaced: false)
     public static let egressNATs = ResourceKind(group: XDPNatAPI.group, version: XDPNatAPI.version, plural: "egressnats", namespaced: true)

@@ -80,7 +80,7 @@ public final class KubeSource: Sendable {
     /// True once every kind has been listed: before that, a reconcile would see
     /// an empty cluster and release every allocation.
     public var synced: Bool {
-        pools.snapshot().synced && egressNATs.snapshot().synced && pods.snapshot().synced && namespaces.snapshot().synced
+        pools.stats.synced && egressNATs.stats.synced && pods.stats.synced && namespaces.stats.synced
     }
 
     /// Everything the API holds, as a ResourceSet, and an error for every object that does not decode.
@@ -105,32 +105,35 @@ public final class KubeSource: Sendable {
         return (rs, errors)
     }
 
-    /// Writes a NATPool's status (the allocation record). Throws when the API refused it;
-    /// the caller must then not program allocations the API does not hold.
+    /// Writes a NATPool's status (the allocation record) and returns the pool as the API now has it.
+    /// Throws when the API refused it; the caller must then not program allocations the API does not hold.
     @discardableResult
     public func writeStatus(of pool: NATPool, _ status: NATPool.Status) async throws -> NATPool {
-        let body = try StatusRecords.statusPatch(status, observed: pool.status, resourceVersion: pool.metadata.resourceVersion)
-        let path = NATPool.resource.path(namespace: nil, name: pool.metadata.name) + "/status"
-        let data = try await recordingErrors {
-            try await client.send(.PATCH, path, body: body, contentType: "application/merge-patch+json", timeout: .seconds(10))
-        }
-        guard let updated = try? JSONDecoder().decode(NATPool.self, from: data) else {
-            var p = pool
-            p.status = status
-            return p
-        }
-        pools.upsert(updated)
-        return updated
+        try await patchStatus(pool, \.status, status, into: pools)
     }
 
     /// Writes an EgressNAT's status.
     public func writeStatus(of e: EgressNAT, _ status: EgressNAT.Status) async throws {
-        let body = try StatusRecords.statusPatch(status, observed: e.status, resourceVersion: e.metadata.resourceVersion)
-        let path = EgressNAT.resource.path(namespace: e.namespace, name: e.metadata.name) + "/status"
+        _ = try await patchStatus(e, \.status, status, into: egressNATs)
+    }
+
+    /// Merge-patches an object's /status (conditional on the version we read); the API's answer
+    /// goes into the informer so the next reconcile sees it before the watch event.
+    func patchStatus<T: KubeObject, S: Encodable>(_ obj: T, _ field: WritableKeyPath<T, S?>, _ desired: S,
+                                                   into informer: Informer<T>) async throws -> T {
+        let body = try StatusRecords.statusPatch(desired, observed: obj[keyPath: field],
+                                                 resourceVersion: obj.metadata.resourceVersion)
+        let path = T.resource.path(namespace: obj.metadata.namespace, name: obj.metadata.name) + "/status"
         let data = try await recordingErrors {
             try await client.send(.PATCH, path, body: body, contentType: "application/merge-patch+json", timeout: .seconds(10))
         }
-        if let updated = try? JSONDecoder().decode(EgressNAT.self, from: data) { egressNATs.upsert(updated) }
+        guard let updated = try? JSONDecoder().decode(T.self, from: data) else {
+            var o = obj
+            o[keyPath: field] = desired
+            return o
+        }
+        informer.upsert(updated)
+        return updated
     }
 
     func recordingErrors<R>(_ body: () async throws -> R) async throws -> R {

@@ -11,9 +11,7 @@ public protocol KubeObject: Codable, Sendable, Hashable {
 
 extension KubeObject {
     /// `namespace/name`, or `name` for cluster-scoped kinds.
-    public var storeKey: String {
-        Self.resource.namespaced ? "\(metadata.namespace ?? "default")/\(metadata.name)" : metadata.name
-    }
+    public var storeKey: String { Self.resource.key(namespace: metadata.namespace, name: metadata.name) }
     /// The key `ResourceSet` and validation errors use (`NATPool name`, `Pod ns/name`).
     public var resourceKey: String { "\(Self.kindName) \(storeKey)" }
 }
@@ -63,20 +61,8 @@ struct Lenient<T: Decodable & Sendable>: Decodable, Sendable {
 
     static func describe(_ error: any Error) -> String {
         guard let e = error as? DecodingError else { return "\(error)" }
-        func path(_ c: DecodingError.Context) -> String {
-            var s = ""
-            for k in c.codingPath {
-                if let i = k.intValue { s += "[\(i)]" } else { s += s.isEmpty ? k.stringValue : ".\(k.stringValue)" }
-            }
-            return s.isEmpty ? "" : "\(s): "
-        }
-        switch e {
-        case let .typeMismatch(t, c): return "\(path(c))expected \(t)"
-        case let .valueNotFound(t, c): return "\(path(c))expected \(t), found null"
-        case let .keyNotFound(k, c): return "\(path(c))\(k.stringValue): required field is missing"
-        case let .dataCorrupted(c): return "\(path(c))\(c.debugDescription)"
-        @unknown default: return "\(e)"
-        }
+        let (field, message) = ManifestLoader.describe(e)
+        return field.isEmpty ? message : "\(field): \(message)"
     }
 }
 
@@ -129,7 +115,7 @@ public enum WatchEvent<T: KubeObject>: Sendable {
             let body = try d.decode(Body<Lenient<T>>.self, from: line).object
             guard let obj = body.value else {
                 let m = body.head?.metadata
-                let key = m?.name.map { n in T.resource.namespaced ? "\(m?.namespace ?? "default")/\(n)" : n }
+                let key = m?.name.map { T.resource.key(namespace: m?.namespace, name: $0) }
                 return .undecodable(type: head.type, key: key, resourceVersion: m?.resourceVersion,
                                     problem: body.problem ?? "cannot be decoded")
             }

@@ -198,15 +198,21 @@ public enum ManifestLoader {
         do {
             return try YAMLDecoder().decode(T.self, from: try Yams.serialize(node: node))
         } catch let e as DecodingError {
-            let (path, message): ([CodingKey], String) = switch e {
-            case let .typeMismatch(type, c): (c.codingPath, "expected \(typeName(type))")
-            case let .valueNotFound(type, c): (c.codingPath, "expected \(typeName(type)), found null")
-            case let .keyNotFound(key, c): (c.codingPath + [key], "required field is missing")
-            case let .dataCorrupted(c): (c.codingPath, c.debugDescription)
-            @unknown default: ([], "\(e)")
-            }
-            throw loc.error(label, fieldPath(path), message)
+            let (field, message) = describe(e)
+            throw loc.error(label, field, message)
         }
+    }
+
+    /// The dotted path of the field a decoding error is about, and what is wrong with it.
+    public static func describe(_ e: DecodingError) -> (field: String, message: String) {
+        let (path, message): ([CodingKey], String) = switch e {
+        case let .typeMismatch(type, c): (c.codingPath, "expected \(typeName(type))")
+        case let .valueNotFound(type, c): (c.codingPath, "expected \(typeName(type)), found null")
+        case let .keyNotFound(key, c): (c.codingPath + [key], "required field is missing")
+        case let .dataCorrupted(c): (c.codingPath, c.debugDescription)
+        @unknown default: ([], "\(e)")
+        }
+        return (fieldPath(path), message)
     }
 
     static func typeName(_ t: Any.Type) -> String {
