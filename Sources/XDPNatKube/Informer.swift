@@ -73,25 +73,25 @@ public final class Informer<T: KubeObject>: Sendable {
     /// Lists and watches until the task is cancelled.
     public func run() async {
         var backoff = Backoff()
-        var version: String? = nil
+        var relist = true
         while !Task.isCancelled {
             do {
-                if version == nil {
-                    version = try await list()
+                if relist {
+                    try await list()
+                    relist = false
                     backoff.reset()
                 }
-                version = try await watch(from: version!)
+                // from the last version seen (the list's, then each event's and bookmark's), also after errors
+                try await watch(from: state.withLock { $0.stats.resourceVersion })
                 backoff.reset()
             } catch let e as KubeError where e.isGone {
                 log.info("watch expired, relisting", metadata: ["resource": "\(T.resource)", "error": "\(e)"])
                 state.withLock { $0.stats.expired += 1 }
-                version = nil
+                relist = true
             } catch is CancellationError {
                 return
             } catch {
                 let delay = backoff.next()
-                // resume from the last version seen (events are idempotent if replayed)
-                if version != nil, case let v = state.withLock({ $0.stats.resourceVersion }), !v.isEmpty { version = v }
                 state.withLock {
                     $0.stats.errors += 1
                     $0.stats.lastError = "\(error)"
@@ -104,8 +104,8 @@ public final class Informer<T: KubeObject>: Sendable {
         }
     }
 
-    /// Lists every object (following `continue`), replaces the store, returns the list's version.
-    func list() async throws -> String {
+    /// Lists every object (following `continue`), replaces the store and the version to watch from.
+    func list() async throws {
         var objects: [String: T] = [:]
         var broken: [String: String] = [:]
         var token: String? = nil
@@ -134,11 +134,10 @@ public final class Informer<T: KubeObject>: Sendable {
         }
         log.debug("listed", metadata: ["resource": "\(T.resource)", "objects": "\(objects.count)", "version": "\(version)"])
         onChange()
-        return version
     }
 
-    /// Watches from `version` until the server ends the stream; returns the last version seen.
-    func watch(from version: String) async throws -> String {
+    /// Watches from `version` until the server ends the stream; every event advances the stored version.
+    func watch(from version: String) async throws {
         let seconds = Int.random(in: watchSeconds)
         let q = [("watch", "1"), ("resourceVersion", version), ("allowWatchBookmarks", "true"),
                  ("timeoutSeconds", String(seconds))]
@@ -190,6 +189,5 @@ public final class Informer<T: KubeObject>: Sendable {
             }
             if changed { onChange() }
         }
-        return current
     }
 }

@@ -23,22 +23,16 @@ public enum LastGood {
             if let file = previous.locations[key]?.file, unreadableFiles.contains(file) { return true }
             return false
         }
-        for p in previous.pools where shouldKeep(ResourceSet.key(p)) {
-            out.pools.append(p)
-            kept.append(ResourceSet.key(p))
+        func keep<T>(_ kind: WritableKeyPath<ResourceSet, [T]>, _ key: (T) -> String) {
+            for r in previous[keyPath: kind] where shouldKeep(key(r)) {
+                out[keyPath: kind].append(r)
+                kept.append(key(r))
+            }
         }
-        for e in previous.egressNATs where shouldKeep(ResourceSet.key(e)) {
-            out.egressNATs.append(e)
-            kept.append(ResourceSet.key(e))
-        }
-        for p in previous.pods where shouldKeep(ResourceSet.key(p)) {
-            out.pods.append(p)
-            kept.append(ResourceSet.key(p))
-        }
-        for n in previous.namespaces where shouldKeep(ResourceSet.key(n)) {
-            out.namespaces.append(n)
-            kept.append(ResourceSet.key(n))
-        }
+        keep(\.pools, ResourceSet.key)
+        keep(\.egressNATs, ResourceSet.key)
+        keep(\.pods, ResourceSet.key)
+        keep(\.namespaces, ResourceSet.key)
         for k in kept {
             have.insert(k)
             out.locations[k] = previous.locations[k]

@@ -48,7 +48,8 @@ public enum ManifestLoader {
         public internal(set) var hits = 0
         public init() {}
 
-        static func stamp(_ path: String) -> String? {
+        /// What tells whether a file changed: size, modification and change times, inode.
+        public static func stamp(_ path: String) -> String? {
             var st = stat()
             guard stat(path, &st) == 0 else { return nil }
             return "\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec):\(st.st_ino):\(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"

@@ -136,17 +136,12 @@ final class Daemon: @unchecked Sendable {
 
     // MARK: configuration
 
-    /// Names, sizes and modification times of the manifest files.
+    /// Names and change stamps (as the manifest cache sees them) of the manifest files.
     func currentFingerprint() -> String {
         let dir = config.manifests
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: dir) else { return "missing" }
-        var parts: [String] = []
-        for n in names.sorted() {
-            var st = stat()
-            guard stat("\(dir)/\(n)", &st) == 0 else { continue }
-            parts.append("\(n):\(st.st_size):\(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec):\(st.st_ino)")
-        }
-        return parts.joined(separator: "|")
+        return names.sorted().compactMap { n in ManifestLoader.Cache.stamp("\(dir)/\(n)").map { "\(n):\($0)" } }
+            .joined(separator: "|")
     }
 
     func reloadIfChanged(force: Bool) {
@@ -207,7 +202,8 @@ final class Daemon: @unchecked Sendable {
         if kube != nil { base.allocations = StatusRecords.allocations(from: merged.resources.pools) }
         // a pool kept at its last good version cannot have its status (the allocation record)
         // written: its allocations stay as they are until it is readable again
-        let frozen = kube == nil ? [] : Set(merged.kept.filter { $0.hasPrefix("NATPool ") }.map { String($0.dropFirst(8)) })
+        let kept = Set(merged.kept)
+        let frozen = kube == nil ? [] : Set(merged.resources.pools.filter { kept.contains(ResourceSet.key($0)) }.map(\.metadata.name))
         let r = Reconciler.reconcile(merged.resources, state: base, now: Date(), grace: config.gracePeriod, allocate: leader,
                                      frozen: frozen)
         var applied = false

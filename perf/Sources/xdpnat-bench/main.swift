@@ -168,32 +168,23 @@ struct Bench: ParsableCommand {
             for (k, v) in r.ratios.sorted(by: { $0.key < $1.key }) { s += "- \(k): \(String(format: "%.2f", v))\n" }
             s += "\n"
         }
-        if !r.cps.isEmpty {
-            s += "## New connections per second (TCP SYNs with unique tuples)\n\n"
-            for (k, v) in r.cps.sorted(by: { $0.key < $1.key }) {
-                s += "- \(k): \(String(format: "%.0f [%.0f–%.0f]", v.median, v.min, v.max))\n"
+        /// A section of medians with their ranges.
+        func figures(_ title: String, _ figures: [String: Figure], _ format: String) {
+            guard !figures.isEmpty else { return }
+            s += "## \(title)\n\n"
+            for (k, v) in figures.sorted(by: { $0.key < $1.key }) {
+                s += "- \(k): \(String(format: "\(format) [\(format)–\(format)]", v.median, v.min, v.max))\n"
             }
             s += "\n"
         }
-        if !r.testRunNs.isEmpty {
-            s += "## BPF_PROG_TEST_RUN, ns per packet (kernel-measured; no FIB, no redirect)\n\n"
-            for (k, v) in r.testRunNs.sorted(by: { $0.key < $1.key }) {
-                s += "- \(k): \(String(format: "%.1f [%.1f–%.1f]", v.median, v.min, v.max))\n"
-            }
-            s += "\n"
-        }
+        figures("New connections per second (TCP SYNs with unique tuples)", r.cps, "%.0f")
+        figures("BPF_PROG_TEST_RUN, ns per packet (kernel-measured; no FIB, no redirect)", r.testRunNs, "%.1f")
         if !r.scale.isEmpty {
             s += "## Conntrack scale\n\n"
             for (k, v) in r.scale.sorted(by: { $0.key < $1.key }) { s += "- \(k): \(String(format: "%.3f", v))\n" }
             s += "\n"
         }
-        if !r.configLatencyMs.isEmpty {
-            s += "## Config latency (ms, manifest written -> datapath programmed, daemon polls every 0.2 s)\n\n"
-            for (k, v) in r.configLatencyMs.sorted(by: { $0.key < $1.key }) {
-                s += "- \(k): \(String(format: "%.0f [%.0f–%.0f]", v.median, v.min, v.max))\n"
-            }
-            s += "\n"
-        }
+        figures("Config latency (ms, manifest written -> datapath programmed, daemon polls every 0.2 s)", r.configLatencyMs, "%.0f")
         if !r.errors.isEmpty { s += "## Errors\n\n" + r.errors.map { "- \($0)\n" }.joined() }
         return s
     }
